@@ -1,0 +1,95 @@
+"""Command line: ``jitsi-bot join URL`` (also ``python -m bot``).
+
+Exit codes: 0 the meeting ended normally; 1 it failed after joining (media lost, browser crash);
+2 bad input or configuration; 3 could not join.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from bot import __version__
+from bot.config import ConfigError, Settings, load_settings
+from bot.log import bind_meeting, configure_logging
+from bot.session import ExitCode, MeetingSession, new_meeting_id
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``jitsi-bot`` argument parser."""
+    parser = argparse.ArgumentParser(prog="jitsi-bot", description="A notetaker bot for Jitsi Meet.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    join = sub.add_parser("join", help="join a meeting and record everyone's audio until the room empties")
+    join.add_argument("url", help="meeting URL, e.g. https://meet.example.org/MyRoom")
+    join.add_argument("--name", help="display name in the meeting (meeting.name)")
+    join.add_argument("--out", type=Path, help="folder for this meeting's artifacts "
+                      "(default: <output.dir>/<meeting id>)")
+    join.add_argument("--config", type=Path, help="TOML configuration file (see config.example.toml)")
+    join.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    over: dict[str, Any] = {}
+    if args.name:
+        over.setdefault("meeting", {})["name"] = args.name
+    if args.log_level:
+        over.setdefault("log", {})["level"] = args.log_level
+    return over
+
+
+async def _join(settings: Settings, url: str, out_dir: Path, meeting_id: str) -> ExitCode:
+    session = MeetingSession(settings, url, out_dir, meeting_id=meeting_id)
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(None) as scope:
+            task = asyncio.create_task(session.run(), name="session.run")
+
+            def _bound_shutdown() -> None:
+                # After a stop request, finalization gets shutdown_grace_s; then it is cut short.
+                scope.reschedule(loop.time() + settings.meeting.shutdown_grace_s)
+
+            def _on_signal() -> None:
+                session.request_stop()
+                _bound_shutdown()
+
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, _on_signal)
+            result = await task
+    except TimeoutError:
+        structlog.get_logger(__name__).error("session.shutdown_timeout")
+        return ExitCode.FAILED
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    if result.exit_code == ExitCode.OK:
+        print(f"meeting ended ({result.reason.value}); artifacts in {out_dir}")
+    else:
+        print(f"jitsi-bot: {result.message}", file=sys.stderr)
+    return result.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``jitsi-bot`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config, _overrides(args))
+    except ConfigError as exc:
+        print(f"jitsi-bot: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    configure_logging(settings.log.level, settings.log.format)
+    meeting_id = new_meeting_id(args.url)
+    out_dir = args.out or settings.output.dir / meeting_id
+    with bind_meeting(meeting_id):
+        return int(asyncio.run(_join(settings, args.url, out_dir, meeting_id)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The loopback WebSocket bridge between the meeting page and the Python process."""

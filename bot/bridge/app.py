@@ -1,0 +1,144 @@
+"""The bridge's aiohttp application: ``/audio`` (page WebSocket) and ``/healthz``."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from bot.bridge.protocol import (
+    ControlMessage,
+    ProtocolError,
+    TrackEnded,
+    TrackStarted,
+    decode_frame,
+    parse_control,
+)
+from bot.bridge.recorder import MeetingRecorder
+
+log = structlog.get_logger(__name__)
+
+ControlHandler = Callable[[int, ControlMessage], None]
+
+
+@dataclass(slots=True)
+class BridgeCounters:
+    """Messages the bridge refused, by reason."""
+
+    refused_clients: int = 0
+    malformed_frames: int = 0
+    malformed_control: int = 0
+    connections: int = 0
+
+
+@dataclass(slots=True)
+class BridgeState:
+    """What the handlers share; one per app."""
+
+    token: str
+    recorder: MeetingRecorder
+    on_control: ControlHandler
+    max_frame_bytes: int
+    counters: BridgeCounters = field(default_factory=BridgeCounters)
+    sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
+    conn_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+STATE = web.AppKey("bridge_state", BridgeState)
+
+
+def create_app(
+    recorder: MeetingRecorder,
+    on_control: ControlHandler,
+    *,
+    token: str | None = None,
+    max_frame_bytes: int = 16384,
+) -> web.Application:
+    """Build the bridge application.
+
+    Args:
+        recorder: receives track messages and audio frames.
+        on_control: called with (connection number, message) for every valid control message.
+        token: the secret a page must present as ``?token=``; random when omitted.
+        max_frame_bytes: larger WebSocket messages close the connection (1009) per aiohttp.
+    """
+    app = web.Application()
+    app[STATE] = BridgeState(
+        token=token or secrets.token_urlsafe(24),
+        recorder=recorder,
+        on_control=on_control,
+        max_frame_bytes=max_frame_bytes,
+    )
+    app.router.add_get("/audio", _audio)
+    app.router.add_get("/healthz", _healthz)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response({"status": "ok", "connections": len(state.sockets)})
+
+
+async def _close_sockets(app: web.Application) -> None:
+    for ws in set(app[STATE].sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"bot shutting down")
+
+
+async def _audio(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    given = request.query.get("token", "")
+    if not secrets.compare_digest(given.encode(), state.token.encode()):
+        state.counters.refused_clients += 1
+        log.warning("bridge.client_refused", reason="bad or missing token", remote=request.remote)
+        raise web.HTTPForbidden(text="token required")
+    ws = web.WebSocketResponse(max_msg_size=state.max_frame_bytes, heartbeat=15.0)
+    await ws.prepare(request)
+    conn = next(state.conn_ids)
+    state.sockets.add(ws)
+    state.counters.connections += 1
+    log.info("bridge.page_connected", conn=conn)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                _on_binary(state, conn, msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                _on_text(state, conn, msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                log.warning("bridge.socket_error", conn=conn, error=str(ws.exception()))
+    finally:
+        state.recorder.connection_closed(conn)
+        log.info("bridge.page_disconnected", conn=conn, close_code=ws.close_code)
+    return ws
+
+
+def _on_binary(state: BridgeState, conn: int, data: bytes) -> None:
+    try:
+        frame = decode_frame(data, state.max_frame_bytes)
+    except ProtocolError as exc:
+        state.counters.malformed_frames += 1
+        if state.counters.malformed_frames <= 10 or state.counters.malformed_frames % 1000 == 0:
+            log.warning("bridge.frame_refused", conn=conn, error=str(exc),
+                        count=state.counters.malformed_frames)
+        return
+    state.recorder.frame(conn, frame)
+
+
+def _on_text(state: BridgeState, conn: int, data: str) -> None:
+    try:
+        msg = parse_control(data)
+    except ProtocolError as exc:
+        state.counters.malformed_control += 1
+        if state.counters.malformed_control <= 10:
+            log.warning("bridge.control_refused", conn=conn, error=str(exc))
+        return
+    if isinstance(msg, TrackStarted):
+        state.recorder.track_started(conn, msg)
+    elif isinstance(msg, TrackEnded):
+        state.recorder.track_ended(conn, msg.track)
+    state.on_control(conn, msg)

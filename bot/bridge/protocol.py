@@ -1,0 +1,176 @@
+"""Page → bridge wire protocol, version 1.
+
+One WebSocket per page at ``ws://127.0.0.1:<port>/audio?token=<token>``. The token is random per process;
+a client without it is refused with HTTP 403 before the upgrade.
+
+**Binary messages** carry audio. A fixed 16-byte little-endian header, then PCM::
+
+    offset size type     field
+    0      1    uint8    version (1)
+    1      1    uint8    flags (0; reserved)
+    2      2    uint16   track index (assigned by the page, announced in a ``track`` message first)
+    4      4    uint32   sequence number, per track index, starting at 0, +1 per frame
+    8      8    float64  capture time of the first sample, milliseconds since the Unix epoch
+    16     2n   int16[n] mono PCM at 16,000 Hz, little-endian (n ≥ 1; 20–40 ms per frame)
+
+**Text messages** are JSON objects with a ``type``:
+
+- ``hello`` {version, sample_rate, worklet: bool}: first message after connecting.
+- ``track`` {track, track_id, participant_id, display_name, source_name, p2p}: track index ``track`` now
+  carries that participant's audio. A MediaStreamTrack that changes owner (SSRC rewriting) or comes back
+  gets a new index, so an index always means one owner.
+- ``track_ended`` {track}: no more frames for that index.
+- ``roster`` {participants: [{id, name, hidden, bot}]}: everyone else in the room, sent on every change.
+- ``dominant_speaker`` {participant_id}.
+- ``conference`` {state: joined|left|failed|kicked, error?: str}: the page's conference state.
+- ``page_error`` {message}: the capture script hit an error (logged, never fatal).
+
+``encode_frame``/``decode_frame`` and ``parse_control`` are pure; malformed input raises ``ProtocolError``.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+VERSION = 1
+SAMPLE_RATE = 16_000
+HEADER = struct.Struct("<BBHId")
+HEADER_SIZE = HEADER.size  # 16
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow the protocol."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    """One decoded audio message: ``pcm`` holds int16 LE mono samples at 16 kHz."""
+
+    track: int
+    seq: int
+    capture_ms: float
+    pcm: bytes
+
+    @property
+    def samples(self) -> int:
+        """Number of samples in the frame."""
+        return len(self.pcm) // 2
+
+
+def encode_frame(track: int, seq: int, capture_ms: float, pcm: bytes) -> bytes:
+    """Encode an audio frame (the page does the same in capture.js)."""
+    if not pcm or len(pcm) % 2:
+        raise ProtocolError("PCM must be a non-empty whole number of int16 samples")
+    return HEADER.pack(VERSION, 0, track, seq & 0xFFFFFFFF, capture_ms) + pcm
+
+
+def decode_frame(data: bytes, max_bytes: int = 16384) -> AudioFrame:
+    """Decode a binary message, raising ProtocolError when it is malformed or too large."""
+    if len(data) > max_bytes:
+        raise ProtocolError(f"frame of {len(data)} bytes exceeds {max_bytes}")
+    if len(data) < HEADER_SIZE + 2:
+        raise ProtocolError(f"frame of {len(data)} bytes is shorter than header + one sample")
+    version, _flags, track, seq, capture_ms = HEADER.unpack_from(data)
+    if version != VERSION:
+        raise ProtocolError(f"unsupported frame version {version}")
+    if (len(data) - HEADER_SIZE) % 2:
+        raise ProtocolError("PCM payload has an odd number of bytes")
+    if capture_ms != capture_ms or capture_ms < 0:  # NaN or negative
+        raise ProtocolError("invalid capture timestamp")
+    return AudioFrame(track=track, seq=seq, capture_ms=capture_ms, pcm=bytes(data[HEADER_SIZE:]))
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Hello(_Msg):
+    """First message of a page connection."""
+
+    type: Literal["hello"]
+    version: int
+    sample_rate: int = SAMPLE_RATE
+    worklet: bool = True
+
+
+class TrackStarted(_Msg):
+    """A track index now carries one participant's audio."""
+
+    type: Literal["track"]
+    track: int = Field(ge=0, le=0xFFFF)
+    track_id: str = Field(max_length=256)
+    participant_id: str = Field(min_length=1, max_length=256)
+    display_name: str = Field("", max_length=512)
+    source_name: str = Field("", max_length=256)
+    p2p: bool = False
+
+
+class TrackEnded(_Msg):
+    """No more frames will come for a track index."""
+
+    type: Literal["track_ended"]
+    track: int = Field(ge=0, le=0xFFFF)
+
+
+class RosterEntry(_Msg):
+    """One other participant as the page sees them."""
+
+    id: str = Field(min_length=1, max_length=256)
+    name: str = Field("", max_length=512)
+    hidden: bool = False
+    bot: bool = False
+
+
+class Roster(_Msg):
+    """Everyone else in the room."""
+
+    type: Literal["roster"]
+    participants: list[RosterEntry] = Field(max_length=2000)
+
+
+class DominantSpeaker(_Msg):
+    """The conference's dominant speaker changed."""
+
+    type: Literal["dominant_speaker"]
+    participant_id: str = Field(max_length=256)
+
+
+class Conference(_Msg):
+    """The page's conference state changed."""
+
+    type: Literal["conference"]
+    state: Literal["joined", "left", "failed", "kicked"]
+    error: str | None = Field(None, max_length=512)
+
+
+class PageError(_Msg):
+    """The capture script reported an error."""
+
+    type: Literal["page_error"]
+    message: str = Field("", max_length=2000)
+
+
+ControlMessage = Annotated[
+    Hello | TrackStarted | TrackEnded | Roster | DominantSpeaker | Conference | PageError,
+    Field(discriminator="type"),
+]
+_CONTROL: TypeAdapter[ControlMessage] = TypeAdapter(ControlMessage)
+
+
+def parse_control(text: str) -> ControlMessage:
+    """Parse a text message, raising ProtocolError when it is not a known, well-formed message."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"control message is not JSON: {exc.msg}") from None
+    try:
+        return _CONTROL.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ProtocolError(f"bad control message at {where or 'top'}: {first['msg']}") from None

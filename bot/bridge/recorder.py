@@ -1,0 +1,239 @@
+"""Per-track bookkeeping and per-participant WAV spooling for one meeting.
+
+The recorder is fed by the bridge's WebSocket handler (one ``conn`` number per page connection, since a
+reloaded page starts its track indices again at 0). It never awaits: a frame is written to its
+participant's spool and, when a consumer is attached, offered to a bounded queue whose oldest entry is
+dropped (and counted) when full, so a slow consumer can never stall capture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from bot.audio import SAMPLE_RATE, WavSpool
+from bot.bridge.protocol import AudioFrame, TrackStarted
+
+log = structlog.get_logger(__name__)
+
+# A frame whose capture time lies this far past the end of what was written starts after a gap
+# (a participant who left and came back, a track switch); the gap is filled with silence.
+GAP_TOLERANCE_SAMPLES = SAMPLE_RATE // 10
+
+
+@dataclass(slots=True)
+class TrackStats:
+    """What arrived on one track index of one page connection."""
+
+    participant_id: str
+    track_id: str
+    samples: int = 0
+    frames: int = 0
+    gaps: int = 0          # frames missing according to sequence numbers
+    late: int = 0          # frames that arrived out of order or twice
+    first_ms: float | None = None
+    last_end_ms: float | None = None
+    next_seq: int = 0
+    ended: bool = False
+
+    @property
+    def expected_samples(self) -> int:
+        """Samples the capture clock says this track covered (first to last frame)."""
+        if self.first_ms is None or self.last_end_ms is None:
+            return 0
+        return round((self.last_end_ms - self.first_ms) * SAMPLE_RATE / 1000)
+
+
+@dataclass(slots=True)
+class ParticipantAudio:
+    """One participant's spool and the track currently feeding it."""
+
+    participant_id: str
+    display_name: str
+    file: Path
+    spool: WavSpool
+    active: tuple[int, int] | None = None
+    names: list[str] = field(default_factory=list)
+    superseded_frames: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantFrame:
+    """A frame handed to the consumer, resolved to its participant."""
+
+    participant_id: str
+    frame: AudioFrame
+
+
+def safe_filename(name: str, participant_id: str) -> str:
+    """A file name from a display name and id: ASCII letters, digits, ``-`` and ``_`` only."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "participant"
+    pid = re.sub(r"[^A-Za-z0-9_-]+", "", participant_id)[:24] or "x"
+    return f"{slug}-{pid}.wav"
+
+
+class MeetingRecorder:
+    """Routes frames to per-participant WAV spools and keeps per-track statistics.
+
+    Args:
+        audio_dir: where ``<name>-<id>.wav`` files and ``participants.json`` are written.
+        origin_ms: epoch milliseconds of sample 0 on the shared timeline.
+        consumer_queue_size: bound of ``frames`` (0: no consumer queue).
+        clock_ms: epoch milliseconds now; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        audio_dir: Path,
+        *,
+        origin_ms: float | None = None,
+        consumer_queue_size: int = 0,
+        clock_ms: Callable[[], float] = lambda: time.time() * 1000,
+    ) -> None:
+        self.audio_dir = audio_dir
+        self._clock_ms = clock_ms
+        self.origin_ms = clock_ms() if origin_ms is None else origin_ms
+        self.tracks: dict[tuple[int, int], TrackStats] = {}
+        self.participants: dict[str, ParticipantAudio] = {}
+        self.frames: asyncio.Queue[ParticipantFrame] | None = (
+            asyncio.Queue(consumer_queue_size) if consumer_queue_size else None
+        )
+        self.consumer_dropped = 0
+        self.unknown_track_frames = 0
+        self.latencies_ms: deque[float] = deque(maxlen=200_000)
+        self.last_frame_at: float | None = None  # clock_ms of the last frame from any track
+        self._closed = False
+
+    def track_started(self, conn: int, msg: TrackStarted) -> None:
+        """A track index of a connection now carries ``msg.participant_id``'s audio."""
+        key = (conn, msg.track)
+        old = self.tracks.get(key)
+        if old is not None and not old.ended:
+            old.ended = True
+        self.tracks[key] = TrackStats(participant_id=msg.participant_id, track_id=msg.track_id)
+        part = self.participants.get(msg.participant_id)
+        if part is None:
+            self.audio_dir.mkdir(parents=True, exist_ok=True)
+            path = self.audio_dir / safe_filename(msg.display_name, msg.participant_id)
+            part = ParticipantAudio(msg.participant_id, msg.display_name, path, WavSpool(path))
+            self.participants[msg.participant_id] = part
+            log.info("recorder.participant_file", participant_id=msg.participant_id, file=path.name)
+            self._write_manifest()
+        if msg.display_name and msg.display_name not in part.names:
+            part.names.append(msg.display_name)
+        part.active = key
+        log.info("recorder.track_started", conn=conn, track=msg.track, participant_id=msg.participant_id,
+                 p2p=msg.p2p)
+
+    def track_ended(self, conn: int, track: int) -> None:
+        """No more frames for this track index."""
+        stats = self.tracks.get((conn, track))
+        if stats is not None and not stats.ended:
+            stats.ended = True
+            log.info("recorder.track_ended", conn=conn, track=track, participant_id=stats.participant_id,
+                     samples=stats.samples, gaps=stats.gaps)
+
+    def connection_closed(self, conn: int) -> None:
+        """A page connection went away: all its tracks ended."""
+        for (c, t), stats in self.tracks.items():
+            if c == conn and not stats.ended:
+                self.track_ended(c, t)
+
+    def rename(self, participant_id: str, name: str) -> None:
+        """Remember a participant's new display name (the file keeps its first name)."""
+        part = self.participants.get(participant_id)
+        if part is not None and name and name not in part.names:
+            part.names.append(name)
+            self._write_manifest()
+
+    def frame(self, conn: int, frame: AudioFrame) -> None:
+        """Account for and spool one frame; never blocks."""
+        now = self._clock_ms()
+        key = (conn, frame.track)
+        stats = self.tracks.get(key)
+        if stats is None or stats.ended:
+            self.unknown_track_frames += 1
+            return
+        self.last_frame_at = now
+        if frame.seq > stats.next_seq:
+            stats.gaps += frame.seq - stats.next_seq
+        elif frame.seq < stats.next_seq:
+            stats.late += 1
+        stats.next_seq = max(stats.next_seq, frame.seq + 1)
+        stats.frames += 1
+        stats.samples += frame.samples
+        end_ms = frame.capture_ms + frame.samples * 1000 / SAMPLE_RATE
+        stats.first_ms = frame.capture_ms if stats.first_ms is None else min(stats.first_ms, frame.capture_ms)
+        stats.last_end_ms = end_ms if stats.last_end_ms is None else max(stats.last_end_ms, end_ms)
+        self.latencies_ms.append(now - frame.capture_ms)
+
+        part = self.participants[stats.participant_id]
+        if part.active != key:
+            part.superseded_frames += 1
+        else:
+            position = round((frame.capture_ms - self.origin_ms) * SAMPLE_RATE / 1000)
+            if position - part.spool.samples > GAP_TOLERANCE_SAMPLES:
+                part.spool.write_silence(position - part.spool.samples)
+            part.spool.write(frame.pcm)
+        if self.frames is not None:
+            if self.frames.full():
+                self.frames.get_nowait()
+                self.consumer_dropped += 1
+            self.frames.put_nowait(ParticipantFrame(stats.participant_id, frame))
+
+    def active_tracks(self) -> int:
+        """Tracks that have started and not ended."""
+        return sum(1 for s in self.tracks.values() if not s.ended)
+
+    def close(self) -> None:
+        """Close every spool (fixing up WAV headers) and write the manifest; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for part in self.participants.values():
+            part.spool.close()
+        self._write_manifest()
+
+    def summary(self) -> dict[str, object]:
+        """Totals for logs and benchmarks: samples, expected samples, gaps, late frames, drops."""
+        samples = sum(s.samples for s in self.tracks.values())
+        expected = sum(s.expected_samples for s in self.tracks.values())
+        return {
+            "tracks": len(self.tracks),
+            "participants": len(self.participants),
+            "samples": samples,
+            "expected_samples": expected,
+            "gaps": sum(s.gaps for s in self.tracks.values()),
+            "late": sum(s.late for s in self.tracks.values()),
+            "consumer_dropped": self.consumer_dropped,
+            "unknown_track_frames": self.unknown_track_frames,
+        }
+
+    def _write_manifest(self) -> None:
+        if not self.participants:
+            return
+        entries = []
+        for part in self.participants.values():
+            tracks = [s for s in self.tracks.values() if s.participant_id == part.participant_id]
+            entries.append({
+                "participant_id": part.participant_id,
+                "display_name": part.display_name,
+                "names": part.names,
+                "file": part.file.name,
+                "samples": part.spool.samples,
+                "captured_samples": sum(s.samples for s in tracks),
+                "expected_samples": sum(s.expected_samples for s in tracks),
+                "gaps": sum(s.gaps for s in tracks),
+            })
+        doc = {"sample_rate": SAMPLE_RATE, "origin_ms": self.origin_ms, "participants": entries}
+        tmp = self.audio_dir / "participants.json.tmp"
+        tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(self.audio_dir / "participants.json")

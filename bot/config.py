@@ -1,0 +1,172 @@
+"""One Settings tree for the bot: TOML file, then ``BOT_*`` environment variables (nested with ``__``).
+
+Precedence, highest first: values given by the CLI, environment variables, the TOML file, defaults.
+Only ``bot.__main__`` loads settings; everything else receives the sub-model it needs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message names the offending key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MeetingSettings(_Section):
+    """How the bot presents itself in a meeting and when it leaves."""
+
+    name: str = Field("Notetaker", min_length=1, max_length=64, description="Display name in the meeting.")
+    password: SecretStr | None = Field(None, description="Room password, typed into the password prompt.")
+    page_load_timeout_s: float = Field(30, gt=0, description="Time for the meeting page to load.")
+    join_timeout_s: float = Field(60, gt=0, description="Time to join once the page loaded (not in a lobby).")
+    lobby_timeout_s: float = Field(300, gt=0, description="Time to wait in a lobby to be admitted.")
+    empty_grace_s: float = Field(30, ge=0, description="Leave after the room has been empty this long.")
+    no_one_joined_s: float = Field(600, gt=0, description="Leave if nobody joined within this time.")
+    max_duration_s: float = Field(4 * 3600, gt=0, description="Leave after this long in any case.")
+    media_timeout_s: float = Field(60, gt=0, description="Rejoin when no audio arrives this long.")
+    max_rejoins: int = Field(3, ge=0, description="How often the media watchdog may reload the page.")
+    shutdown_grace_s: float = Field(20, gt=0, description="Time to finalize after SIGTERM/SIGINT.")
+    ignore_names: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions; participants whose display name matches count as bots.",
+    )
+
+
+class BrowserSettings(_Section):
+    """The Chromium that Playwright drives."""
+
+    executable_path: Path | None = Field(
+        None, description="Chromium binary; default: /usr/bin/chromium when present, else Playwright's own."
+    )
+    headless: bool = True
+    extra_args: list[str] = Field(default_factory=list, description="Extra Chromium command-line flags.")
+    ignore_https_errors: bool = Field(False, description="Accept self-signed certificates (own deployments).")
+
+    def resolved_executable(self) -> Path | None:
+        """The Chromium to launch, or None for Playwright's bundled browser."""
+        if self.executable_path is not None:
+            return self.executable_path
+        if DEBIAN_CHROMIUM.exists():
+            return DEBIAN_CHROMIUM
+        found = shutil.which("chromium")
+        return Path(found) if found else None
+
+
+class BridgeSettings(_Section):
+    """The loopback WebSocket the page streams audio to."""
+
+    host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
+    max_frame_bytes: int = Field(16384, ge=1024, description="Larger messages are refused.")
+    queue_frames: int = Field(1000, ge=10, description="Frames buffered for the consumer before dropping.")
+    chunk_ms: int = Field(20, ge=10, le=40, description="Audio frame length sent by the page.")
+
+    @field_validator("chunk_ms")
+    @classmethod
+    def _multiple_of_ten(cls, v: int) -> int:
+        if v % 10:
+            raise ValueError("must be a multiple of 10 ms")
+        return v
+
+
+class OutputSettings(_Section):
+    """Where artifacts go: ``<dir>/<meeting id>/``."""
+
+    dir: Path = Path("out")
+
+
+class LogSettings(_Section):
+    """Logging: console on a terminal, JSON otherwise."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "console", "json"] = "auto"
+
+
+class Settings(BaseSettings):
+    """Everything the bot can be configured with. See config.example.toml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BOT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    meeting: MeetingSettings = Field(default_factory=MeetingSettings)  # type: ignore[arg-type]
+    browser: BrowserSettings = Field(default_factory=BrowserSettings)  # type: ignore[arg-type]
+    bridge: BridgeSettings = Field(default_factory=BridgeSettings)  # type: ignore[arg-type]
+    output: OutputSettings = Field(default_factory=OutputSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """CLI values, then environment, then the TOML file named by ``toml_file`` (if any)."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Load the Settings tree, failing with a ConfigError that names the bad key.
+
+    Args:
+        config_file: a TOML file; None means none.
+        overrides: nested values from the command line; they win over everything else.
+    """
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file not found: {config_file}")
+        try:
+            tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from exc
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=config_file)
+
+    try:
+        # Init values replace whole sub-models, so CLI overrides are merged into the file+env values first.
+        base = _FileSettings().model_dump()
+        merged = _deep_merge(base, overrides or {})
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        env = "BOT_" + "__".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"{key}: {err['msg']} (TOML key {key} or env {env})")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

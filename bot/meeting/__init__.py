@@ -1,0 +1,1 @@
+"""Driving the Jitsi Meet page: browser launch, joining, capture script."""

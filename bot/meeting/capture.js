@@ -1,0 +1,289 @@
+// Injected by the notetaker bot with Playwright's add_init_script, before any page script runs, and again
+// after every reload. It taps every remote audio track of the Jitsi conference and streams 16 kHz int16
+// mono frames plus roster/conference events to the bot's loopback bridge. Wire format: bot/bridge/protocol.py.
+// Python replaces __NOTETAKER_CONFIG__ with {"url": ..., "chunkMs": ...}; nothing is left on window.
+(() => {
+  "use strict";
+  const CFG = __NOTETAKER_CONFIG__;
+  if (window.top !== window) return; // Jitsi's own iframes (e.g. etherpad) are not the conference
+  const RATE = 16000;
+  const CHUNK = Math.round((RATE * CFG.chunkMs) / 1000);
+  const EVT = {
+    JOINED: "conference.joined", LEFT: "conference.left", FAILED: "conference.failed",
+    USER_JOINED: "conference.userJoined", USER_LEFT: "conference.userLeft",
+    NAME: "conference.displayNameChanged", DOMINANT: "conference.dominantSpeaker",
+    TRACK_ADDED: "conference.trackAdded", TRACK_REMOVED: "conference.trackRemoved",
+    KICKED: "conference.kicked",
+  };
+  const TRANSLATED_SOURCE = /-a\d+\.[A-Za-z-]+$/; // translated audio (e.g. "<endpoint>-a0.en") is not a voice
+  const NativeWebSocket = window.WebSocket;
+  const NativeAudio = window.Audio;
+
+  // ---- bridge socket: reconnects, re-announces live tracks, never throws into the page ----
+  let ws = null;
+  let retryMs = 250;
+  const pendingText = [];
+  function send(obj) {
+    const text = JSON.stringify(obj);
+    if (ws && ws.readyState === 1) ws.send(text);
+    else if (pendingText.length < 200) pendingText.push(text);
+  }
+  function connect() {
+    let sock;
+    try {
+      sock = new NativeWebSocket(CFG.url);
+    } catch (e) {
+      setTimeout(connect, retryMs);
+      return;
+    }
+    sock.binaryType = "arraybuffer";
+    sock.onopen = () => {
+      ws = sock;
+      retryMs = 250;
+      sock.send(JSON.stringify({ type: "hello", version: 1, sample_rate: RATE,
+                                 worklet: !!(window.AudioWorkletNode && !workletFailed) }));
+      // A new connection starts a new index space on the bridge: announce the live bindings again.
+      for (const taps of tapsByTrack.values()) if (taps.active) announce(taps, true);
+      while (pendingText.length) sock.send(pendingText.shift());
+      sendRoster();
+    };
+    sock.onclose = () => {
+      if (ws === sock) ws = null;
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 4000);
+    };
+    sock.onerror = () => {};
+  }
+  function report(err) {
+    try { send({ type: "page_error", message: String((err && err.stack) || err).slice(0, 1900) }); } catch (_) {}
+  }
+
+  // ---- RTCPeerConnection hook: keep every remote audio stream flowing (Chromium delivers zeros to Web Audio
+  // unless the stream also feeds a media element) and remember streams by track id ----
+  const streamByTrackId = new Map();
+  const NativePC = window.RTCPeerConnection;
+  if (NativePC) {
+    const Hooked = function (...args) {
+      const pc = new NativePC(...args);
+      pc.addEventListener("track", (ev) => {
+        if (ev.track.kind !== "audio") return;
+        const stream = (ev.streams && ev.streams[0]) || new MediaStream([ev.track]);
+        streamByTrackId.set(ev.track.id, stream);
+      });
+      return pc;
+    };
+    Hooked.prototype = NativePC.prototype;
+    Object.setPrototypeOf(Hooked, NativePC);
+    window.RTCPeerConnection = Hooked;
+  }
+
+  // ---- audio graph: one 16 kHz context, one worklet node per remote audio track ----
+  const WORKLET = `
+    class NotetakerTap extends AudioWorkletProcessor {
+      constructor(options) {
+        super();
+        this.size = options.processorOptions.chunk;
+        this.buf = new Int16Array(this.size);
+        this.n = 0;
+        this.start = 0;
+        this.stopped = false;
+        this.port.onmessage = (e) => { if (e.data === "stop") this.stopped = true; };
+      }
+      process(inputs) {
+        if (this.stopped) return false;
+        const input = inputs[0];
+        if (!input || input.length === 0) return true;
+        const frames = input[0].length;
+        for (let i = 0; i < frames; i++) {
+          let v = 0;
+          for (let c = 0; c < input.length; c++) v += input[c][i];
+          v /= input.length;
+          if (this.n === 0) this.start = currentTime + i / sampleRate;
+          this.buf[this.n++] = v >= 1 ? 32767 : v <= -1 ? -32768 : Math.round(v * 32767);
+          if (this.n === this.size) {
+            const out = this.buf;
+            this.port.postMessage({ t: this.start, pcm: out.buffer }, [out.buffer]);
+            this.buf = new Int16Array(this.size);
+            this.n = 0;
+          }
+        }
+        return true;
+      }
+    }
+    registerProcessor("notetaker-tap", NotetakerTap);`;
+  let ctx = null;
+  let ready = null;
+  let workletFailed = false;
+  let clockOffsetMs = 0; // epoch ms = clockOffsetMs + context seconds * 1000
+  function syncClock() {
+    clockOffsetMs = performance.timeOrigin + performance.now() - ctx.currentTime * 1000;
+  }
+  function audioContext() {
+    if (ready) return ready;
+    ctx = new AudioContext({ sampleRate: RATE });
+    ready = (async () => {
+      if (ctx.state !== "running") { try { await ctx.resume(); } catch (_) {} }
+      try {
+        const url = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
+        await ctx.audioWorklet.addModule(url);
+      } catch (e) {
+        workletFailed = true; // ScriptProcessor fallback below
+        report("audio worklet unavailable, using ScriptProcessor: " + e);
+      }
+      syncClock();
+      setInterval(syncClock, 10000);
+      return ctx;
+    })();
+    return ready;
+  }
+
+  const tapsByTrack = new Map(); // MediaStreamTrack id -> taps
+  let nextIndex = 0;
+  function onChunk(taps, ctxSeconds, pcm) {
+    const seq = taps.seq++;
+    if (!taps.active || !ws || ws.readyState !== 1) return; // counted as a gap by the bridge
+    const frame = new Uint8Array(16 + pcm.byteLength);
+    const head = new DataView(frame.buffer);
+    head.setUint8(0, 1);
+    head.setUint8(1, 0);
+    head.setUint16(2, taps.index, true);
+    head.setUint32(4, seq >>> 0, true);
+    head.setFloat64(8, clockOffsetMs + ctxSeconds * 1000, true);
+    frame.set(new Uint8Array(pcm), 16);
+    ws.send(frame.buffer);
+  }
+  async function buildTaps(taps) {
+    const c = await audioContext();
+    // The muted element is what makes Chromium deliver the remote samples to Web Audio (measured).
+    taps.element = new NativeAudio();
+    taps.element.muted = true;
+    taps.element.srcObject = taps.stream;
+    taps.element.play().catch(() => {});
+    taps.source = c.createMediaStreamSource(taps.stream);
+    if (!workletFailed) {
+      taps.node = new AudioWorkletNode(c, "notetaker-tap", {
+        numberOfInputs: 1, numberOfOutputs: 1, channelCount: 1, channelCountMode: "explicit",
+        processorOptions: { chunk: CHUNK },
+      });
+      taps.node.port.onmessage = (e) => onChunk(taps, e.data.t, e.data.pcm);
+    } else {
+      // Fallback only: runs on the main thread, so page stalls become gaps.
+      taps.node = c.createScriptProcessor(1024, 1, 1);
+      let acc = new Int16Array(CHUNK), n = 0, start = 0;
+      taps.node.onaudioprocess = (e) => {
+        const data = e.inputBuffer.getChannelData(0);
+        for (let i = 0; i < data.length; i++) {
+          if (n === 0) start = e.playbackTime + i / RATE;
+          const v = data[i];
+          acc[n++] = v >= 1 ? 32767 : v <= -1 ? -32768 : Math.round(v * 32767);
+          if (n === CHUNK) { onChunk(taps, start, acc.buffer); acc = new Int16Array(CHUNK); n = 0; }
+        }
+      };
+    }
+    taps.mute = c.createGain();
+    taps.mute.gain.value = 0;
+    taps.source.connect(taps.node).connect(taps.mute).connect(c.destination);
+  }
+  function teardown(taps) {
+    tapsByTrack.delete(taps.id);
+    try {
+      if (taps.node && taps.node.port) taps.node.port.postMessage("stop");
+      if (taps.source) taps.source.disconnect();
+      if (taps.node) taps.node.disconnect();
+      if (taps.element) taps.element.srcObject = null;
+    } catch (e) { report(e); }
+  }
+  function announce(taps, again) {
+    if (!again) { taps.index = nextIndex++ & 0xffff; taps.seq = 0; }
+    send({ type: "track", track: taps.index, track_id: taps.id, participant_id: taps.owner,
+           display_name: taps.name, source_name: taps.sourceName, p2p: taps.p2p });
+  }
+  function isRemoteAudio(track) {
+    try {
+      if (!track || (track.isLocal && track.isLocal())) return false;
+      const type = track.getType ? track.getType() : track.type;
+      return type === "audio" && !TRANSLATED_SOURCE.test(track.getSourceName ? track.getSourceName() || "" : "");
+    } catch (_) { return false; }
+  }
+  function onTrackAdded(room, track) {
+    if (!isRemoteAudio(track)) return;
+    const mst = track.getTrack();
+    if (!mst || mst.readyState === "ended") return;
+    let taps = tapsByTrack.get(mst.id);
+    const owner = track.getParticipantId();
+    const person = room.getParticipantById ? room.getParticipantById(owner) : null;
+    const fields = { owner, name: (person && person.getDisplayName()) || "",
+                     sourceName: (track.getSourceName && track.getSourceName()) || "", p2p: !!track.isP2P };
+    if (taps && taps.active && taps.owner === owner) return; // already bound to this owner
+    if (taps && taps.active) end(taps); // same MediaStreamTrack, new owner without a removal: new binding
+    if (!taps) {
+      const stream = streamByTrackId.get(mst.id)
+        || (track.getOriginalStream && track.getOriginalStream()) || new MediaStream([mst]);
+      taps = { id: mst.id, stream, active: false, index: -1, seq: 0 };
+      tapsByTrack.set(mst.id, taps);
+      buildTaps(taps).catch(report);
+      mst.addEventListener("ended", () => { end(taps); teardown(taps); });
+    }
+    clearTimeout(taps.idleTimer);
+    Object.assign(taps, fields);
+    taps.active = true;
+    announce(taps, false);
+  }
+  function end(taps) {
+    if (!taps.active) return;
+    taps.active = false;
+    send({ type: "track_ended", track: taps.index });
+  }
+  function onTrackRemoved(track) {
+    if (!isRemoteAudio(track)) return;
+    const mst = track.getTrack();
+    const taps = mst && tapsByTrack.get(mst.id);
+    if (!taps) return;
+    end(taps);
+    // SSRC rewriting re-adds the same track with a new owner right away; otherwise let it go.
+    taps.idleTimer = setTimeout(() => { if (!taps.active) teardown(taps); }, 15000);
+  }
+
+  // ---- roster and conference state ----
+  let room = null;
+  function sendRoster() {
+    if (!room || !room.getParticipants) return;
+    try {
+      const participants = room.getParticipants().map((p) => ({
+        id: String(p.getId()),
+        name: String(p.getDisplayName() || ""),
+        hidden: !!(p.isHidden() || (p.isHiddenFromRecorder && p.isHiddenFromRecorder())),
+        bot: !!(p.getProperty && String(p.getProperty("features_jigasi")) === "true"),
+      }));
+      send({ type: "roster", participants });
+    } catch (e) { report(e); }
+  }
+  function attach(r) {
+    room = r;
+    const on = (name, fn) => r.on(name, (...args) => { try { fn(...args); } catch (e) { report(e); } });
+    on(EVT.JOINED, () => { send({ type: "conference", state: "joined" }); sendRoster(); addExisting(r); });
+    on(EVT.LEFT, () => send({ type: "conference", state: "left" }));
+    on(EVT.FAILED, (error) => send({ type: "conference", state: "failed", error: String(error) }));
+    on(EVT.KICKED, (actor, reason) => send({ type: "conference", state: "kicked", error: String(reason || "") }));
+    on(EVT.USER_JOINED, sendRoster);
+    on(EVT.USER_LEFT, sendRoster);
+    on(EVT.NAME, sendRoster);
+    on(EVT.DOMINANT, (id) => send({ type: "dominant_speaker", participant_id: String(id) }));
+    on(EVT.TRACK_ADDED, (track) => onTrackAdded(r, track));
+    on(EVT.TRACK_REMOVED, onTrackRemoved);
+    if (r.isJoined && r.isJoined()) { send({ type: "conference", state: "joined" }); addExisting(r); }
+    sendRoster();
+  }
+  function addExisting(r) {
+    for (const p of r.getParticipants()) for (const t of p.getTracks()) onTrackAdded(r, t);
+  }
+  // APP.conference._room appears once the app has loaded, and is replaced when the app rejoins.
+  setInterval(() => {
+    try {
+      const r = window.APP && window.APP.conference && window.APP.conference._room;
+      if (r && r !== room && r.on) attach(r);
+    } catch (e) { report(e); }
+  }, 200);
+  setInterval(sendRoster, 5000);
+  connect();
+})();

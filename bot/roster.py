@@ -1,0 +1,72 @@
+"""Who else is in the meeting, from the page's roster messages; bots and hidden participants do not count."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import structlog
+
+from bot.bridge.protocol import RosterEntry
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Person:
+    """A participant seen in the meeting (ids are per join: a rejoin is a new id)."""
+
+    id: str
+    name: str
+    joined_s: float
+    left_s: float | None = None
+    counts: bool = True  # False for hidden participants and bots
+
+
+class Roster:
+    """Diffs roster snapshots into joins, leaves and renames.
+
+    Args:
+        ignore_names: regular expressions; a participant whose display name matches is a bot.
+    """
+
+    def __init__(self, ignore_names: list[str] | None = None) -> None:
+        self._ignore = [re.compile(p) for p in ignore_names or []]
+        self.people: dict[str, Person] = {}
+        self.first_human_at: float | None = None
+        self.renames: list[tuple[str, str]] = []  # (participant id, new name), for the recorder
+
+    def is_bot(self, entry: RosterEntry) -> bool:
+        """Hidden participants (recorders, transcribers), gateways and configured names are bots."""
+        return entry.hidden or entry.bot or any(p.search(entry.name) for p in self._ignore)
+
+    def update(self, entries: list[RosterEntry], now_s: float) -> None:
+        """Apply a full snapshot taken at ``now_s`` (seconds on the session clock)."""
+        present = {e.id: e for e in entries}
+        for entry in entries:
+            person = self.people.get(entry.id)
+            counts = not self.is_bot(entry)
+            if person is None or person.left_s is not None:
+                self.people[entry.id] = Person(entry.id, entry.name, now_s, counts=counts)
+                log.info("roster.joined", participant_id=entry.id, counts=counts, at_s=round(now_s, 1))
+                if counts and self.first_human_at is None:
+                    self.first_human_at = now_s
+            elif person.name != entry.name:
+                person.name = entry.name
+                person.counts = counts
+                self.renames.append((entry.id, entry.name))
+                log.info("roster.renamed", participant_id=entry.id)
+        for person in self.people.values():
+            if person.left_s is None and person.id not in present:
+                person.left_s = now_s
+                log.info("roster.left", participant_id=person.id, at_s=round(now_s, 1))
+
+    def humans_present(self) -> int:
+        """People in the room who are not bots or hidden."""
+        return sum(1 for p in self.people.values() if p.left_s is None and p.counts)
+
+    def close(self, now_s: float) -> None:
+        """Mark everyone still present as having left at ``now_s``."""
+        for person in self.people.values():
+            if person.left_s is None:
+                person.left_s = now_s

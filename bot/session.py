@@ -1,0 +1,347 @@
+"""MeetingSession: the lifecycle of one meeting, from launch to the artifacts on disk.
+
+States: ``starting → joining → (lobby | password | waiting_for_host) → in_call → finalizing → done | failed``.
+Each transition is logged once. Whatever happens, the audio spools are closed (valid WAVs) and
+``meeting.json`` records how the meeting ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import structlog
+
+from bot.bridge.protocol import Conference, ControlMessage, DominantSpeaker, Hello, PageError, Roster
+from bot.bridge.recorder import MeetingRecorder
+from bot.bridge.server import BridgeServer
+from bot.config import Settings
+from bot.meeting.browser import BrowserSession
+from bot.meeting.capture import capture_script
+from bot.meeting.jitsi import ConferenceStatus, JitsiPage, JoinError, meeting_url, origin_of
+from bot.roster import Roster as RosterTracker
+
+log = structlog.get_logger(__name__)
+
+TICK_S = 0.5
+
+
+class ExitCode(IntEnum):
+    """Process exit codes (ARCHITECTURE.md), plus 1 for a meeting that failed after joining."""
+
+    OK = 0
+    FAILED = 1
+    BAD_INPUT = 2
+    COULD_NOT_JOIN = 3
+    DELIVERY_PENDING = 4
+
+
+class EndReason(StrEnum):
+    """Why the bot left."""
+
+    ROOM_EMPTY = "room_empty"
+    NO_ONE_JOINED = "no_one_joined"
+    MAX_DURATION = "max_duration"
+    KICKED = "kicked"
+    CONFERENCE_ENDED = "conference_ended"
+    STOPPED = "stopped"  # SIGTERM / SIGINT
+    MEDIA_LOST = "media_lost"
+    BROWSER_CRASHED = "browser_crashed"
+    JOIN_FAILED = "join_failed"
+    BAD_URL = "bad_url"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    """How a meeting ended."""
+
+    exit_code: ExitCode
+    reason: EndReason
+    message: str = ""
+
+
+def room_name(url: str) -> str:
+    """The room part of a meeting URL (last path segment), or "meeting"."""
+    segment = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", segment).strip("-")[:60] or "meeting"
+
+
+def new_meeting_id(url: str, now: datetime | None = None) -> str:
+    """``<room>-<UTC time>``, unique enough for one bot per meeting and safe as a folder name."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{room_name(url)}-{stamp}"
+
+
+def safe_url(url: str) -> str:
+    """The URL without query and fragment (a ``?jwt=`` is a credential): safe for logs and reports."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+class MeetingSession:
+    """Joins one meeting, records everyone's audio, and leaves by the rules in ``settings.meeting``.
+
+    Args:
+        settings: the whole Settings tree.
+        url: the meeting URL as given by the user.
+        out_dir: this meeting's artifact folder (created).
+        meeting_id: bound to every log line.
+        browser_factory: makes the BrowserSession (tests may pass flags through settings instead).
+        clock: monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        url: str,
+        out_dir: Path,
+        *,
+        meeting_id: str,
+        browser_factory: Callable[..., BrowserSession] = BrowserSession,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._url = url
+        self.out_dir = out_dir
+        self.meeting_id = meeting_id
+        self._browser_factory = browser_factory
+        self._clock = clock
+        self._stop = asyncio.Event()
+        self._crashed = asyncio.Event()
+        self.status = ConferenceStatus()
+        self.roster = RosterTracker(settings.meeting.ignore_names)
+        self.recorder: MeetingRecorder | None = None
+        self.bridge: BridgeServer | None = None
+        self.state = "starting"
+        self.states: list[dict[str, Any]] = []
+        self.dominant: list[tuple[float, str]] = []
+        self.rejoins = 0
+        self.started_at = datetime.now(UTC)
+        self._t0 = clock()
+        self.join_s: float | None = None
+        self.worklet: bool | None = None
+        self.page_errors = 0
+
+    def request_stop(self) -> None:
+        """Leave gracefully as soon as possible (SIGTERM/SIGINT)."""
+        if not self._stop.is_set():
+            log.info("session.stop_requested")
+            self._stop.set()
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.states.append({"state": state, "at_s": round(self._clock() - self._t0, 3)})
+            log.info("session.state", state=state)
+
+    def _on_control(self, conn: int, msg: ControlMessage) -> None:
+        now = self._clock() - self._t0
+        if isinstance(msg, Roster):
+            self.roster.update(msg.participants, now)
+            if self.recorder is not None:
+                for pid, name in self.roster.renames:
+                    self.recorder.rename(pid, name)
+            self.roster.renames.clear()
+        elif isinstance(msg, Conference):
+            if msg.state == "joined":
+                self.status.joined = True
+            elif msg.state == "left":
+                self.status.left = True
+            elif msg.state == "kicked":
+                self.status.kicked = True
+            elif msg.state == "failed" and msg.error:
+                self.status.errors.append(msg.error)
+            log.info("page.conference", state=msg.state, error=msg.error)
+        elif isinstance(msg, DominantSpeaker):
+            self.dominant.append((round(now, 3), msg.participant_id))
+        elif isinstance(msg, Hello):
+            self.worklet = msg.worklet
+            log.info("page.capture_ready", conn=conn, worklet=msg.worklet, sample_rate=msg.sample_rate)
+            if not msg.worklet:
+                log.warning("page.scriptprocessor_fallback")
+        elif isinstance(msg, PageError):
+            self.page_errors += 1
+            log.warning("page.error", conn=conn, message=msg.message[:500])
+
+    async def run(self) -> SessionResult:
+        """Run the meeting to its end and write ``meeting.json``; never raises for meeting-level failures."""
+        self._set_state("starting")
+        try:
+            url = meeting_url(self._url, self._settings.meeting.name)
+        except JoinError as exc:
+            return self._finish(SessionResult(ExitCode.BAD_INPUT, EndReason.BAD_URL, str(exc)))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.recorder = MeetingRecorder(self.out_dir / "audio")
+        bridge = BridgeServer(
+            self.recorder, self._on_control, host=self._settings.bridge.host, port=self._settings.bridge.port,
+            max_frame_bytes=self._settings.bridge.max_frame_bytes,
+        )
+        result = SessionResult(ExitCode.FAILED, EndReason.ERROR, "ended unexpectedly")
+        try:
+            async with bridge:
+                self.bridge = bridge
+                script = capture_script(bridge.audio_url, self._settings.bridge.chunk_ms)
+                browser = self._browser_factory(
+                    self._settings.browser, meeting_origin=origin_of(url), init_script=script
+                )
+                try:
+                    result = await self._run_in_browser(browser, url)
+                finally:
+                    await browser.aclose()
+        except Exception as exc:
+            log.exception("session.crashed")
+            result = SessionResult(ExitCode.FAILED, EndReason.ERROR, f"{type(exc).__name__}: {exc}")
+        finally:
+            self.recorder.close()
+        return self._finish(result)
+
+    async def _run_in_browser(self, browser: BrowserSession, url: str) -> SessionResult:
+        page = await browser.start()
+        page.on("crash", lambda _: self._crashed.set())
+        jitsi = JitsiPage(page, self._settings.meeting, self.status, on_state=self._set_state)
+        self._set_state("joining")
+        log.info("session.joining", url=safe_url(url))
+        joined = await self._until_stopped(self._join(jitsi, url))
+        if joined is not None:
+            return joined
+        self.join_s = round(self._clock() - self._t0, 3)
+        self._set_state("in_call")
+        result = await self._in_call(jitsi, page, url)
+        self._set_state("finalizing")
+        await jitsi.leave()
+        return result
+
+    async def _join(self, jitsi: JitsiPage, url: str) -> SessionResult | None:
+        try:
+            await jitsi.open(url)
+            await jitsi.join()
+        except JoinError as exc:
+            log.warning("session.join_failed", reason=exc.reason.value, detail=str(exc))
+            return SessionResult(ExitCode.COULD_NOT_JOIN, EndReason.JOIN_FAILED, f"{exc.reason.value}: {exc}")
+        return None
+
+    async def _until_stopped(self, coro: Any) -> SessionResult | None:
+        """Run a join attempt unless a stop request or a crash comes first."""
+        task = asyncio.create_task(coro, name="session.join")
+        stop = asyncio.create_task(self._stop.wait(), name="session.stop_wait")
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (task, stop):
+                if not t.done():
+                    t.cancel()
+            await asyncio.gather(task, stop, return_exceptions=True)
+        if task.done() and not task.cancelled():
+            result: SessionResult | None = task.result()
+            return result
+        return SessionResult(ExitCode.OK, EndReason.STOPPED, "stopped before joining")
+
+    async def _in_call(self, jitsi: JitsiPage, page: Any, url: str) -> SessionResult:
+        m = self._settings.meeting
+        assert self.recorder is not None
+        in_call_at = self._clock()
+        media_ok_at = time.time() * 1000
+        empty_since: float | None = None
+        seen_errors = len(self.status.errors)
+        while True:
+            try:
+                async with asyncio.timeout(TICK_S):
+                    await self._stop.wait()
+            except TimeoutError:
+                pass
+            now = self._clock()
+            if self._stop.is_set():
+                return SessionResult(ExitCode.OK, EndReason.STOPPED, "stopped by signal")
+            if self._crashed.is_set():
+                return SessionResult(ExitCode.FAILED, EndReason.BROWSER_CRASHED, "the browser page crashed")
+            if self.status.kicked:
+                return SessionResult(ExitCode.OK, EndReason.KICKED, "removed from the meeting")
+            new_errors = self.status.errors[seen_errors:]
+            if self.status.left or new_errors:
+                return SessionResult(ExitCode.OK, EndReason.CONFERENCE_ENDED,
+                                     f"the conference ended ({new_errors[-1] if new_errors else 'left'})")
+            if now - in_call_at >= m.max_duration_s:
+                return SessionResult(ExitCode.OK, EndReason.MAX_DURATION, f"reached {m.max_duration_s:g} s")
+            humans = self.roster.humans_present()
+            if self.roster.first_human_at is None:
+                if now - in_call_at >= m.no_one_joined_s:
+                    return SessionResult(ExitCode.OK, EndReason.NO_ONE_JOINED,
+                                         f"nobody joined within {m.no_one_joined_s:g} s")
+            elif humans == 0:
+                empty_since = empty_since if empty_since is not None else now
+                if now - empty_since >= m.empty_grace_s:
+                    return SessionResult(ExitCode.OK, EndReason.ROOM_EMPTY, "everyone left")
+            else:
+                empty_since = None
+            # Media watchdog: tracks exist but nothing arrives (a dead audio context, a stalled connection).
+            epoch_ms = time.time() * 1000
+            last = max(self.recorder.last_frame_at or 0.0, media_ok_at)
+            if humans and self.recorder.active_tracks() and epoch_ms - last > m.media_timeout_s * 1000:
+                if self.rejoins >= m.max_rejoins:
+                    return SessionResult(ExitCode.FAILED, EndReason.MEDIA_LOST,
+                                         f"no audio for {m.media_timeout_s:g} s after {self.rejoins} rejoins")
+                failure = await self._rejoin(jitsi, page, url)
+                if failure is not None:
+                    return failure
+                media_ok_at = time.time() * 1000
+                seen_errors = len(self.status.errors)
+
+    async def _rejoin(self, jitsi: JitsiPage, page: Any, url: str) -> SessionResult | None:
+        self.rejoins += 1
+        log.warning("session.media_timeout_rejoin", attempt=self.rejoins)
+        self._set_state("joining")
+        self.status.joined = self.status.left = False
+        await jitsi.leave(timeout_s=3)
+        self.status.left = False
+        result = await self._until_stopped(self._join(jitsi, url))
+        if result is None:
+            self._set_state("in_call")
+        return result
+
+    def _finish(self, result: SessionResult) -> SessionResult:
+        now = self._clock() - self._t0
+        self.roster.close(now)
+        self._set_state("done" if result.exit_code == ExitCode.OK else "failed")
+        log.info("session.ended", reason=result.reason.value, exit_code=int(result.exit_code),
+                 duration_s=round(now, 1), **(self.recorder.summary() if self.recorder else {}))
+        if self.out_dir.exists():
+            self._write_summary(result, now)
+        return result
+
+    def _write_summary(self, result: SessionResult, duration_s: float) -> None:
+        rec = self.recorder
+        doc = {
+            "meeting_id": self.meeting_id,
+            "url": safe_url(self._url),
+            "started_at": self.started_at.isoformat(),
+            "duration_s": round(duration_s, 3),
+            "join_s": self.join_s,
+            "end_reason": result.reason.value,
+            "exit_code": int(result.exit_code),
+            "message": result.message,
+            "states": self.states,
+            "rejoins": self.rejoins,
+            "worklet": self.worklet,
+            "page_errors": self.page_errors,
+            "participants": [
+                {"id": p.id, "name": p.name, "joined_s": round(p.joined_s, 3),
+                 "left_s": None if p.left_s is None else round(p.left_s, 3), "bot": not p.counts}
+                for p in self.roster.people.values()
+            ],
+            "dominant_speaker_changes": len(self.dominant),
+            "capture": rec.summary() if rec else {},
+            "bridge": dataclasses.asdict(self.bridge.counters) if self.bridge else {},
+        }
+        text = json.dumps(doc, indent=2, ensure_ascii=False)
+        (self.out_dir / "meeting.json").write_text(text, encoding="utf-8")

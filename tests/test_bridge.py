@@ -1,0 +1,155 @@
+import json
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+
+from bot.audio import read_wav
+from bot.bridge.app import STATE, create_app
+from bot.bridge.protocol import ControlMessage, encode_frame
+from bot.bridge.recorder import MeetingRecorder
+from bot.bridge.server import BridgeServer
+
+TOKEN = "secret-token"
+ORIGIN_MS = 1_000_000.0
+
+
+def _pcm(value: int, n: int = 320) -> bytes:
+    return np.full(n, value, dtype="<i2").tobytes()
+
+
+def _track(index: int, pid: str, name: str = "") -> str:
+    return json.dumps({"type": "track", "track": index, "track_id": f"mst-{index}", "participant_id": pid,
+                       "display_name": name or pid})
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> MeetingRecorder:
+    return MeetingRecorder(tmp_path / "audio", origin_ms=ORIGIN_MS, consumer_queue_size=4)
+
+
+@pytest.fixture
+def received() -> list[ControlMessage]:
+    return []
+
+
+@pytest.fixture
+async def client(aiohttp_client, recorder, received):  # type: ignore[no-untyped-def]
+    app = create_app(recorder, lambda conn, msg: received.append(msg), token=TOKEN, max_frame_bytes=4096)
+    return await aiohttp_client(app)
+
+
+async def test_client_without_token_is_refused(client) -> None:  # type: ignore[no-untyped-def]
+    for query in ("", "?token=wrong"):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+            await client.ws_connect(f"/audio{query}")
+        assert err.value.status == 403
+    assert client.server.app[STATE].counters.refused_clients == 2
+
+
+async def test_frames_are_spooled_per_participant(client, recorder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(json.dumps({"type": "hello", "version": 1}))
+    await ws.send_str(_track(0, "aa11", "Ann Lee"))
+    await ws.send_str(_track(1, "bb22", "Bob/../x"))
+    for seq in range(5):
+        t = ORIGIN_MS + seq * 20
+        await ws.send_bytes(encode_frame(0, seq, t, _pcm(1000)))
+        await ws.send_bytes(encode_frame(1, seq, t, _pcm(-2000)))
+    await ws.close()
+    recorder.close()
+    files = sorted(p.name for p in (tmp_path / "audio").glob("*.wav"))
+    assert files == ["Ann-Lee-aa11.wav", "Bob-x-bb22.wav"]
+    ann = read_wav(tmp_path / "audio" / "Ann-Lee-aa11.wav").samples[:, 0]
+    assert len(ann) == 1600 and set(ann.tolist()) == {1000}
+    bob = read_wav(tmp_path / "audio" / "Bob-x-bb22.wav").samples[:, 0]
+    assert set(bob.tolist()) == {-2000}
+    manifest = json.loads((tmp_path / "audio" / "participants.json").read_text())
+    assert {p["participant_id"]: p["captured_samples"] for p in manifest["participants"]} == {"aa11": 1600,
+                                                                                              "bb22": 1600}
+
+
+async def test_malformed_frames_are_refused_and_counted(client, recorder) -> None:  # type: ignore[no-untyped-def]
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(_track(0, "aa11"))
+    await ws.send_bytes(b"\x09" * 40)                      # wrong version
+    await ws.send_bytes(encode_frame(0, 0, ORIGIN_MS, _pcm(5))[:-1])  # odd payload
+    await ws.send_str("{not json")
+    await ws.send_bytes(encode_frame(0, 0, ORIGIN_MS, _pcm(5)))       # still accepted afterwards
+    await ws.close()
+    counters = client.server.app[STATE].counters
+    assert (counters.malformed_frames, counters.malformed_control) == (2, 1)
+    assert recorder.tracks[(1, 0)].samples == 320
+
+
+async def test_oversized_message_closes_the_socket(client, recorder) -> None:  # type: ignore[no-untyped-def]
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(_track(0, "aa11"))
+    await ws.send_bytes(encode_frame(0, 0, ORIGIN_MS, _pcm(5, n=4000)))
+    msg = await ws.receive()
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+    assert recorder.tracks[(1, 0)].samples == 0 and recorder.tracks[(1, 0)].ended
+
+
+async def test_gaps_late_frames_and_unknown_tracks(client, recorder) -> None:  # type: ignore[no-untyped-def]
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(_track(0, "aa11"))
+    for seq in (0, 1, 4, 3, 5):
+        await ws.send_bytes(encode_frame(0, seq, ORIGIN_MS + seq * 20, _pcm(1)))
+    await ws.send_bytes(encode_frame(7, 0, ORIGIN_MS, _pcm(1)))  # no track message for index 7
+    await ws.close()
+    stats = recorder.tracks[(1, 0)]
+    assert (stats.gaps, stats.late, stats.frames) == (2, 1, 5)
+    assert recorder.unknown_track_frames == 1
+
+
+async def test_files_share_the_meeting_timeline(client, recorder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(_track(0, "late"))
+    await ws.send_bytes(encode_frame(0, 0, ORIGIN_MS + 500, _pcm(9)))     # joined 0.5 s after the start
+    await ws.send_str(json.dumps({"type": "track_ended", "track": 0}))
+    await ws.send_str(_track(1, "late"))                                  # rejoined (new track) at 2 s
+    await ws.send_bytes(encode_frame(1, 0, ORIGIN_MS + 2000, _pcm(9)))
+    await ws.close()
+    recorder.close()
+    data = read_wav(tmp_path / "audio" / "late-late.wav").samples[:, 0]
+    assert len(data) == 32000 + 320
+    assert not data[:8000].any() and (data[8000:8320] == 9).all()
+    assert not data[8320:32000].any() and (data[32000:] == 9).all()
+
+
+async def test_consumer_queue_never_blocks_and_counts_drops(client, recorder) -> None:  # type: ignore[no-untyped-def]
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(_track(0, "aa11"))
+    for seq in range(10):
+        await ws.send_bytes(encode_frame(0, seq, ORIGIN_MS + seq * 20, _pcm(seq)))
+    await ws.close()
+    assert recorder.frames is not None and recorder.frames.qsize() == 4
+    assert recorder.consumer_dropped == 6
+    assert recorder.frames.get_nowait().frame.seq == 6  # the oldest were dropped; the spool has everything
+    assert recorder.tracks[(1, 0)].samples == 3200
+
+
+async def test_control_messages_reach_the_session(client, received) -> None:  # type: ignore[no-untyped-def]
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(json.dumps({"type": "conference", "state": "kicked", "error": "bye"}))
+    await ws.send_str(json.dumps({"type": "dominant_speaker", "participant_id": "x"}))
+    await ws.close()
+    assert [m.type for m in received] == ["conference", "dominant_speaker"]
+
+
+async def test_server_binds_loopback_on_an_ephemeral_port(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rec = MeetingRecorder(tmp_path)
+    async with BridgeServer(rec, lambda c, m: None) as server:
+        assert server.port > 0
+        assert server.audio_url.startswith(f"ws://127.0.0.1:{server.port}/audio?token=")
+        assert "token" not in server.base_url
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{server.base_url}/healthz") as resp:
+                assert (await resp.json())["status"] == "ok"
+            async with http.ws_connect(server.audio_url) as ws:
+                await ws.send_str(_track(0, "p"))
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await http.ws_connect(server.audio_url.split("?")[0])
