@@ -125,7 +125,7 @@ class MeetingRecorder:
             path = self.audio_dir / safe_filename(msg.display_name, msg.participant_id)
             part = ParticipantAudio(msg.participant_id, msg.display_name, path, WavSpool(path))
             self.participants[msg.participant_id] = part
-            log.info("recorder.participant_file", participant_id=msg.participant_id, file=path.name)
+            log.info("recorder.participant_file", participant_id=msg.participant_id)
             self._write_manifest()
         if msg.display_name and msg.display_name not in part.names:
             part.names.append(msg.display_name)

@@ -1,7 +1,7 @@
 // Injected by the notetaker bot with Playwright's add_init_script, before any page script runs, and again
 // after every reload. It taps every remote audio track of the Jitsi conference and streams 16 kHz int16
 // mono frames plus roster/conference events to the bot's loopback bridge. Wire format: bot/bridge/protocol.py.
-// Python replaces __NOTETAKER_CONFIG__ with {"url": ..., "chunkMs": ...}; nothing is left on window.
+// bot/meeting/capture.py fills in the configuration: {"url": ..., "chunkMs": ...}; nothing is left on window.
 (() => {
   "use strict";
   const CFG = __NOTETAKER_CONFIG__;

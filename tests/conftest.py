@@ -1,0 +1,108 @@
+"""Shared fixtures: the fake Jitsi room, a bot session runner, and audio helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bot.audio import read_wav
+from bot.config import Settings, load_settings
+from bot.session import MeetingSession, SessionResult
+from tests.doubles.fake_room import FakeJitsiRoom
+
+# In-page RTCPeerConnection pairs (the fake room's remote participants) need loopback ICE.
+TEST_BROWSER_ARGS = ["--allow-loopback-in-peer-connection"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+        return
+    skip = pytest.mark.skip(reason="needs Debian's chromium (scripts/setup installs it)")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+def tone_wav(path: Path, hz: float, seconds: float, amplitude: float = 0.5) -> Path:
+    """Write a 16 kHz mono tone with 1 s of silence after it."""
+    t = np.arange(int(16000 * seconds)) / 16000
+    pcm = np.concatenate([amplitude * np.sin(2 * np.pi * hz * t), np.zeros(16000)])
+    data = (pcm * 32767).astype("<i2").tobytes()
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(data)
+    return path
+
+
+def active_windows(x: np.ndarray, threshold: float = 0.05, win: int = 160) -> np.ndarray:
+    """Per 10 ms window: whether its RMS exceeds ``threshold``."""
+    n = len(x) // win
+    frames = x[: n * win].reshape(n, win)
+    return np.sqrt((frames**2).mean(axis=1)) > threshold
+
+
+def dominant_hz(x: np.ndarray) -> float:
+    """Frequency of the strongest FFT bin over the active part of ``x``."""
+    act = np.repeat(active_windows(x), 160)
+    seg = x[: len(act)][act]
+    spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    return float(np.argmax(spectrum) * 16000 / len(seg))
+
+
+def wav_mono(path: Path) -> np.ndarray:
+    """A WAV's samples as float32 mono."""
+    return read_wav(path).mono()
+
+
+@pytest.fixture
+def media_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "media"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+async def room(media_dir: Path) -> AsyncIterator[FakeJitsiRoom]:
+    async with FakeJitsiRoom(media_dir=media_dir) as r:
+        yield r
+
+
+def bot_settings(**meeting: Any) -> Settings:
+    """Settings for a test bot: short timeouts, loopback WebRTC allowed."""
+    values = {"empty_grace_s": 1.5, "no_one_joined_s": 60, "join_timeout_s": 20, **meeting}
+    return load_settings(None, {"meeting": values, "browser": {"extra_args": TEST_BROWSER_ARGS}})
+
+
+RunBot = Callable[..., Awaitable[tuple[MeetingSession, "asyncio.Task[SessionResult]"]]]
+
+
+@pytest.fixture
+async def run_bot(tmp_path: Path) -> AsyncIterator[RunBot]:
+    """Start a MeetingSession in this process; returns (session, task). Tasks are cancelled at the end."""
+    tasks: list[asyncio.Task[SessionResult]] = []
+
+    async def start(url: str, *, out: Path | None = None, extra_args: list[str] | None = None,
+                    **meeting: Any) -> tuple[MeetingSession, asyncio.Task[SessionResult]]:
+        settings = bot_settings(**meeting)
+        if extra_args:
+            settings.browser.extra_args.extend(extra_args)
+        session = MeetingSession(settings, url, out or tmp_path / "out", meeting_id="test")
+        task = asyncio.create_task(session.run(), name="test.session")
+        tasks.append(task)
+        return session, task
+
+    yield start
+    for t in tasks:
+        if not t.done():
+            t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

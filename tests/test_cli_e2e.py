@@ -1,0 +1,111 @@
+"""`jitsi-bot join` as a user runs it: a real process, real Chromium, the fake room's real WebRTC audio."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.audio import read_wav
+from tests.conftest import TEST_BROWSER_ARGS, active_windows, dominant_hz, tone_wav, wav_mono
+from tests.doubles.fake_room import FakeJitsiRoom
+
+pytestmark = pytest.mark.e2e
+
+SPEAKERS = {"alice01": ("Alice", 330.0), "bob02": ("Bob", 550.0), "carol03": ("Carol", 770.0)}
+TONE_S = 6.0
+
+
+async def _start_bot(url: str, out: Path, **env_extra: str) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "BOT_MEETING__EMPTY_GRACE_S": "2",
+        "BOT_BROWSER__EXTRA_ARGS": json.dumps(TEST_BROWSER_ARGS),
+        "BOT_LOG__FORMAT": "json",
+        **env_extra,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "join", url, "--out", str(out), "--name", "Notetaker",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_join_records_each_participant_and_leaves_when_the_room_empties(
+    room: FakeJitsiRoom, media_dir: Path, tmp_path: Path
+) -> None:
+    for pid, (_, hz) in SPEAKERS.items():
+        tone_wav(media_dir / f"{pid}.wav", hz, TONE_S)
+    out = tmp_path / "meeting"
+    # audio_elements=False: the page renders no <audio> of its own, so only the bot's muted element
+    # makes Chromium deliver the samples to Web Audio.
+    bot = await _start_bot(room.url(audio_elements=False), out)
+    await room.wait_event("bot_joined", timeout=30)
+    await asyncio.gather(*(room.add_participant(pid, name, wav=f"{pid}.wav", loop=False)
+                           for pid, (name, _) in SPEAKERS.items()))
+    await asyncio.sleep(TONE_S + 1.5)
+    for pid in SPEAKERS:
+        await room.remove_participant(pid)
+    stdout, stderr = await asyncio.wait_for(bot.communicate(), 60)
+    assert bot.returncode == 0, stderr.decode()[-3000:]
+    assert "artifacts in" in stdout.decode()
+
+    files = {p.name: p for p in (out / "audio").glob("*.wav")}
+    assert sorted(files) == ["Alice-alice01.wav", "Bob-bob02.wav", "Carol-carol03.wav"]
+    source_active = int(active_windows(wav_mono(media_dir / "alice01.wav")).sum())
+    for pid, (name, hz) in SPEAKERS.items():
+        audio = wav_mono(files[f"{name}-{pid}.wav"])
+        assert abs(dominant_hz(audio) - hz) < 10, name
+        captured_active = int(active_windows(audio).sum())
+        # ≥99.5% of the tone's 10 ms windows arrived (and not duplicated: codec edges blur a few).
+        assert 0.995 * source_active <= captured_active <= 1.01 * source_active, (name, captured_active)
+
+    meeting = json.loads((out / "meeting.json").read_text())
+    assert meeting["end_reason"] == "room_empty" and meeting["exit_code"] == 0
+    assert meeting["capture"]["gaps"] == 0
+    assert meeting["capture"]["samples"] >= 0.995 * meeting["capture"]["expected_samples"]
+    assert meeting["worklet"] is True
+    assert {p["name"] for p in meeting["participants"]} == {"Alice", "Bob", "Carol"}
+    manifest = json.loads((out / "audio" / "participants.json").read_text())
+    assert {p["participant_id"] for p in manifest["participants"]} == set(SPEAKERS)
+    logs = stderr.decode()
+    assert "Alice" not in logs and "token=" not in logs  # no names or bridge secret in logs
+
+
+async def test_sigterm_mid_call_finalizes_valid_wavs(room: FakeJitsiRoom, tmp_path: Path) -> None:
+    out = tmp_path / "meeting"
+    bot = await _start_bot(room.url(), out)
+    await room.wait_event("bot_joined", timeout=30)
+    await room.add_participant("dan04", "Dan", tone_hz=440)
+    await asyncio.sleep(3)
+    bot.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(bot.communicate(), 30)
+    assert bot.returncode == 0, stderr.decode()[-3000:]
+    wav = read_wav(out / "audio" / "Dan-dan04.wav")
+    assert not wav.truncated
+    assert len(wav.samples) > 2 * 16000
+    assert abs(dominant_hz(wav.mono()) - 440) < 10
+    meeting = json.loads((out / "meeting.json").read_text())
+    assert meeting["end_reason"] == "stopped"
+    await room.wait_event("bot_left", timeout=5)  # it left the conference politely
+
+
+async def test_bad_url_and_bad_config_exit_2(tmp_path: Path) -> None:
+    for args, env in ((["join", "not-a-url"], {}), (["join", "https://meet.example/Room"],
+                                                   {"BOT_MEETING__EMPTY_GRACE_S": "soon"})):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", *args, "--out", str(tmp_path / "o"),
+            env={**os.environ, **env}, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        assert proc.returncode == 2
+        text = err.decode()
+        assert "Traceback" not in text
+        assert ("http(s)" in text) if not env else ("BOT_MEETING__EMPTY_GRACE_S" in text)
+
+
