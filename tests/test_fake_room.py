@@ -291,7 +291,7 @@ async def test_lobby_deny_manual_admit_and_kick(room: FakeJitsiRoom, page: Any) 
 async def test_waiting_for_host_end_and_reload(room: FakeJitsiRoom, page: Any) -> None:
     """Waiting for the host until it arrives; the roster survives a reload; the meeting ends."""
     await page.goto(room.url(waiting_for_host=True))
-    await page.locator('[data-testid="waiting-for-host"]').wait_for()
+    await page.locator('[aria-label="Log-in"]').wait_for()
     await room.add_participant("dan", "Dan", audio=False)
     await room.host_arrives()
     await room.wait_event("bot_joined")
@@ -299,7 +299,7 @@ async def test_waiting_for_host_end_and_reload(room: FakeJitsiRoom, page: Any) -
 
     await room.reload_page()
     await room.wait_event("page_loaded")
-    await page.locator('[data-testid="waiting-for-host"]').wait_for()
+    await page.locator('[aria-label="Log-in"]').wait_for()
     await room.host_arrives()
     await room.wait_event("bot_joined")
     assert await page.evaluate("APP.conference._room.getParticipants().map(p => p.getId())") == ["dan"]

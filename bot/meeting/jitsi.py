@@ -232,7 +232,7 @@ class JitsiPage:
     async def _waiting_for_host(self) -> bool:
         if "conference.authenticationRequired" in self._status.errors:
             return True
-        return await self._visible('[aria-label="Log-in"], [data-testid="waiting-for-host"]')
+        return await self._visible('[aria-label="Log-in"]')
 
     async def is_joined(self) -> bool:
         """Whether the page says it is in the conference."""

@@ -20,6 +20,7 @@
   const ERR = {
     PASSWORD_REQUIRED: "conference.passwordRequired", MEMBERS_ONLY_ERROR: "conference.connectionError.membersOnly",
     CONFERENCE_ACCESS_DENIED: "conference.connectionError.accessDenied",
+    AUTHENTICATION_REQUIRED: "conference.authenticationRequired",
     CONFERENCE_DESTROYED: "conference.destroyed", CONFERENCE_MAX_USERS: "conference.max_users",
   };
 
@@ -403,8 +404,11 @@
 
   function waitForHost() {
     st.waiting = true;
-    fire(CONF.CONFERENCE_FAILED, ERR.MEMBERS_ONLY_ERROR, undefined, false);
-    showScreen('<div data-testid="waiting-for-host">Waiting for the host…</div>');
+    // Without a lobby, Jicofo refuses the room until a moderator arrives: authenticationRequired, and the
+    // app shows WaitForOwnerDialog (no testid; its "I am the host" button is aria-label "Log-in").
+    fire(CONF.CONFERENCE_FAILED, ERR.AUTHENTICATION_REQUIRED);
+    showScreen(`<div role="dialog" aria-label="Waiting for the host"><p>Waiting for the host…</p>
+      <button id="modal-dialog-ok-button" aria-label="Log-in">I am the host</button></div>`);
   }
 
   function passwordOverride() {
@@ -433,15 +437,15 @@
   function enterLobby() {
     fire(CONF.CONFERENCE_FAILED, ERR.MEMBERS_ONLY_ERROR, undefined, true);
     showScreen(`<div id="lobby-screen"><h2>You are in the lobby</h2>
-      <input id="lobby-name-input" placeholder="Enter your name">
+      <input id="lobby-name-field" placeholder="Enter your name">
       <div data-testid="lobby.knockButton" role="button" tabindex="0">Ask to join</div></div>`);
-    $("#lobby-name-input").value = displayName;
+    $("#lobby-name-field").value = displayName;
     $('[data-testid="lobby.knockButton"]').addEventListener("click", knock);
     if (config.lobby && config.lobby.autoKnock === true) setTimeout(knock, 0);
   }
   function knock() {
     if (st.knocked || st.finished) return;
-    const input = $("#lobby-name-input");
+    const input = $("#lobby-name-field");
     if (input && input.value) displayName = input.value;
     st.knocked = true;
     event("knocked", { display_name: displayName });

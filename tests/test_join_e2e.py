@@ -1,0 +1,221 @@
+"""Joining and leaving in every situation the fake room can stage (real Chromium, real WebRTC audio)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.session import EndReason, ExitCode, MeetingSession, SessionResult
+from tests.conftest import RunBot, active_windows, dominant_hz, wav_mono
+from tests.doubles.fake_room import FakeJitsiRoom
+
+pytestmark = pytest.mark.e2e
+
+
+async def _in_call(session: MeetingSession, timeout: float = 30) -> None:
+    """Wait until the bot itself has seen that it joined (the page may say so a moment earlier)."""
+    async with asyncio.timeout(timeout):
+        while session.state != "in_call":
+            await asyncio.sleep(0.05)
+
+
+async def _result(task: asyncio.Task[SessionResult], timeout: float = 45) -> SessionResult:
+    return await asyncio.wait_for(task, timeout)
+
+
+async def test_prejoin_screen_shown_anyway(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    session, task = await run_bot(room.url(prejoin=True))
+    joined = await room.wait_event("bot_joined", timeout=30)
+    assert joined["display_name"] == "Notetaker"
+    await _in_call(session)
+    await room.end_conference()
+    result = await _result(task)
+    assert result.reason is EndReason.CONFERENCE_ENDED and result.exit_code is ExitCode.OK
+
+
+async def test_lobby_admitted(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    session, task = await run_bot(room.url(lobby="manual"))
+    await room.wait_event("knocked", timeout=30)
+    await asyncio.sleep(0.5)
+    assert session.state == "lobby"
+    await room.admit_bot()
+    await _in_call(session)
+    await room.kick_bot()
+    result = await _result(task)
+    assert result.reason is EndReason.KICKED
+    assert [s["state"] for s in session.states][:4] == ["joining", "lobby", "in_call", "finalizing"]
+
+
+async def test_lobby_denied(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    _, task = await run_bot(room.url(lobby="deny"))
+    result = await _result(task)
+    assert result.exit_code is ExitCode.COULD_NOT_JOIN and result.message.startswith("lobby_denied")
+
+
+async def test_lobby_timeout(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    _, task = await run_bot(room.url(lobby="never"), lobby_timeout_s=2)
+    result = await _result(task)
+    assert result.exit_code is ExitCode.COULD_NOT_JOIN and result.message.startswith("lobby_timeout")
+
+
+@pytest.mark.parametrize(
+    ("given", "outcome"),
+    [(None, "password_required"), ("Tr0ub4dor", "password_wrong"), ("s3cret!", None)],
+)
+async def test_room_password(room: FakeJitsiRoom, run_bot: RunBot, given: str | None, outcome: str | None) -> None:
+    session, task = await run_bot(room.url(password="s3cret!"), password=given)
+    if outcome is None:
+        await _in_call(session)
+        await room.end_conference()
+        assert (await _result(task)).exit_code is ExitCode.OK
+    else:
+        result = await _result(task)
+        assert result.exit_code is ExitCode.COULD_NOT_JOIN and result.message.startswith(outcome)
+        assert "Tr0ub4dor" not in result.message  # the password itself is never echoed
+
+
+async def test_waiting_for_host_times_out(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    session, task = await run_bot(room.url(waiting_for_host=True), lobby_timeout_s=2)
+    result = await _result(task)
+    assert result.message.startswith("waiting_for_host")
+    assert "waiting_for_host" in [s["state"] for s in session.states]
+
+
+async def test_not_a_jitsi_page_fails_fast(aiohttp_server, run_bot: RunBot) -> None:  # type: ignore[no-untyped-def]
+    app = web.Application()
+    app.router.add_get("/{room}", lambda r: web.Response(text="<html><body>Hello</body></html>",
+                                                          content_type="text/html"))
+    server = await aiohttp_server(app)
+    _, task = await run_bot(str(server.make_url("/SomeRoom")))
+    result = await _result(task)
+    assert result.exit_code is ExitCode.COULD_NOT_JOIN and result.message.startswith("not_jitsi")
+
+
+async def test_unreachable_page_fails(unused_tcp_port: int, run_bot: RunBot) -> None:
+    _, task = await run_bot(f"http://127.0.0.1:{unused_tcp_port}/Room", page_load_timeout_s=5)
+    result = await _result(task)
+    assert result.exit_code is ExitCode.COULD_NOT_JOIN and result.message.startswith("page_load_failed")
+
+
+async def test_kicked_mid_call_keeps_the_audio(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
+    session, task = await run_bot(room.url())
+    await _in_call(session)
+    await room.add_participant("eve05", "Eve", tone_hz=600)
+    await asyncio.sleep(2)
+    await room.kick_bot()
+    result = await _result(task)
+    assert result.reason is EndReason.KICKED and result.exit_code is ExitCode.OK
+    assert abs(dominant_hz(wav_mono(tmp_path / "out" / "audio" / "Eve-eve05.wav")) - 600) < 10
+
+
+async def test_rename_is_recorded(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
+    session, task = await run_bot(room.url())
+    await _in_call(session)
+    await room.add_participant("fay06", "Fay", tone_hz=500)
+    await asyncio.sleep(1)
+    await room.rename("fay06", "Fay Wong")
+    await asyncio.sleep(1)
+    await room.remove_participant("fay06")
+    await _result(task)
+    assert session.roster.people["fay06"].name == "Fay Wong"
+    manifest = json.loads((tmp_path / "out" / "audio" / "participants.json").read_text())
+    assert manifest["participants"][0]["names"] == ["Fay", "Fay Wong"]
+
+
+async def test_p2p_to_bridge_switch_keeps_one_continuous_file(
+    room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path
+) -> None:
+    session, task = await run_bot(room.url(p2p=True))
+    await _in_call(session)
+    await room.add_participant("gus07", "Gus", tone_hz=450)
+    await asyncio.sleep(2)
+    await room.switch_p2p_to_bridge()
+    await asyncio.sleep(2)
+    await room.remove_participant("gus07")
+    await _result(task)
+    assert session.recorder is not None
+    tracks = [s for s in session.recorder.tracks.values() if s.participant_id == "gus07"]
+    assert len(tracks) == 2 and all(s.samples > 16000 for s in tracks)
+    files = list((tmp_path / "out" / "audio").glob("*.wav"))
+    assert [f.name for f in files] == ["Gus-gus07.wav"]
+    audio = wav_mono(files[0])
+    assert abs(dominant_hz(audio) - 450) < 10
+    act = active_windows(audio)
+    first, last = act.argmax(), len(act) - act[::-1].argmax()
+    assert act[first:last].mean() > 0.97  # the switch leaves no hole worth hearing
+
+
+async def test_participant_leaves_and_rejoins(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
+    session, task = await run_bot(room.url(), empty_grace_s=3)
+    await _in_call(session)
+    await room.add_participant("hal08", "Hal", tone_hz=350)
+    await room.add_participant("ivy09", "Ivy", tone_hz=650)
+    await asyncio.sleep(1.5)
+    await room.remove_participant("hal08")
+    await asyncio.sleep(1.5)
+    await room.add_participant("hal08", "Hal", tone_hz=350)   # back with the same id
+    await asyncio.sleep(1.5)
+    await room.remove_participant("hal08")
+    await room.remove_participant("ivy09")
+    result = await _result(task)
+    assert result.reason is EndReason.ROOM_EMPTY
+    hal = wav_mono(tmp_path / "out" / "audio" / "Hal-hal08.wav")
+    act = active_windows(hal)
+    # tone, a silent stretch of about 1.5 s while away, tone again: one file on the meeting timeline
+    edges = [i for i in range(1, len(act)) if act[i] != act[i - 1]]
+    assert len(edges) >= 3
+    assert 120 <= edges[1] - edges[0] <= 200
+    assert session.roster.humans_present() == 0
+
+
+async def test_hidden_and_bot_participants_do_not_keep_the_bot(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    session, task = await run_bot(room.url())
+    await _in_call(session)
+    await room.add_participant("rec", "Recorder", hidden=True, audio=False)
+    await room.add_participant("sip", "Phone gateway", jigasi=True, tone_hz=200)
+    await room.add_participant("jo10", "Jo", tone_hz=520)
+    await asyncio.sleep(1)
+    await room.remove_participant("jo10")
+    result = await _result(task, timeout=20)
+    assert result.reason is EndReason.ROOM_EMPTY
+    assert {p.id: p.counts for p in session.roster.people.values()} == {"rec": False, "sip": False, "jo10": True}
+
+
+async def test_no_one_joined(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    _, task = await run_bot(room.url(), no_one_joined_s=2)
+    result = await _result(task)
+    assert result.reason is EndReason.NO_ONE_JOINED
+
+
+async def test_ssrc_rewrite_moves_audio_to_the_new_owner(
+    room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path
+) -> None:
+    session, task = await run_bot(room.url())
+    await _in_call(session)
+    await room.add_participant("kim11", "Kim", tone_hz=300)
+    await room.add_participant("lee12", "Lee", tone_hz=800, audio=False)
+    await asyncio.sleep(2)
+    await room.rewrite_ssrc("kim11", "lee12")  # the same track now carries Lee's voice
+    await asyncio.sleep(2)
+    await room.remove_participant("kim11")
+    await room.remove_participant("lee12")
+    await _result(task)
+    audio_dir = tmp_path / "out" / "audio"
+    assert abs(dominant_hz(wav_mono(audio_dir / "Kim-kim11.wav")) - 300) < 10
+    assert abs(dominant_hz(wav_mono(audio_dir / "Lee-lee12.wav")) - 800) < 10
+
+
+async def test_public_page_may_reach_the_loopback_bridge(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    # Chromium treats the room as a public site: opening ws://127.0.0.1 then needs Local Network Access.
+    override = f"--ip-address-space-overrides=127.0.0.1:{room.port}=public"
+    session, task = await run_bot(room.url(), extra_args=[override])
+    await _in_call(session)
+    await room.add_participant("max13", "Max", tone_hz=400)
+    await asyncio.sleep(2)
+    await room.remove_participant("max13")
+    await _result(task)
+    assert session.recorder is not None and session.recorder.summary()["samples"] > 16000
