@@ -219,3 +219,32 @@ async def test_public_page_may_reach_the_loopback_bridge(room: FakeJitsiRoom, ru
     await room.remove_participant("max13")
     await _result(task)
     assert session.recorder is not None and session.recorder.summary()["samples"] > 16000
+
+
+async def test_media_watchdog_rejoins_when_audio_stalls(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    session, task = await run_bot(room.url(), media_timeout_s=2, max_rejoins=1)
+    await _in_call(session)
+    await room.add_participant("ned14", "Ned", tone_hz=420)
+    await asyncio.sleep(1.5)
+    assert await room.stall_audio() == 1          # the bot's capture context stops delivering
+    async with asyncio.timeout(20):
+        while session.rejoins == 0 or session.state != "in_call":
+            await asyncio.sleep(0.1)
+    await room.wait_event("bot_joined", timeout=10)
+    assert session.recorder is not None
+    before = session.recorder.summary()["samples"]
+    await asyncio.sleep(2)
+    assert session.recorder.summary()["samples"] > before + 16000  # audio flows again after the rejoin
+    await room.remove_participant("ned14")
+    result = await _result(task)
+    assert result.reason is EndReason.ROOM_EMPTY and session.rejoins == 1
+
+
+async def test_media_watchdog_gives_up_after_max_rejoins(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    session, task = await run_bot(room.url(), media_timeout_s=1.5, max_rejoins=0)
+    await _in_call(session)
+    await room.add_participant("oli15", "Oli", tone_hz=420)
+    await asyncio.sleep(1)
+    await room.stall_audio()
+    result = await _result(task)
+    assert result.reason is EndReason.MEDIA_LOST and result.exit_code is ExitCode.FAILED

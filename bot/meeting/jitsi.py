@@ -141,9 +141,12 @@ class JitsiPage:
         self._clock = clock
 
     async def open(self, url: str) -> None:
-        """Navigate to the meeting and check that it is a Jitsi Meet page."""
+        """Navigate to the meeting (a fresh document, also when rejoining) and check it is Jitsi Meet."""
         timeout_ms = self._settings.page_load_timeout_s * 1000
         try:
+            if self._page.url != "about:blank":
+                # Going to the same URL again would be a same-document (hash) navigation: no reload.
+                await self._page.goto("about:blank", timeout=timeout_ms)
             response = await self._page.goto(url, wait_until="load", timeout=timeout_ms)
         except PlaywrightError as exc:
             raise JoinError(JoinFailure.PAGE_LOAD_FAILED, f"could not load the page: {_short(exc)}") from None

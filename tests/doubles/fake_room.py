@@ -291,6 +291,13 @@ class FakeJitsiRoom:
                 )
             await asyncio.sleep(0.02)
 
+    async def stall_audio(self) -> int:
+        """Suspend every AudioContext the page did not create itself (a bot's capture stalls).
+
+        Returns how many were suspended.
+        """
+        return int(await self._command("stall_audio", {}))
+
     async def state(self) -> dict[str, Any]:
         """``{"joined", "participants", "password_tries", "knocked", "display_name"}`` from the page."""
         result = await self._command("state", {})

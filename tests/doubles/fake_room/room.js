@@ -8,6 +8,17 @@
 (function () {
   "use strict";
 
+  // Test seam: remember every AudioContext other scripts create, so a test can stall them (stall_audio),
+  // as a crashed audio thread or a stuck page would.
+  const foreignContexts = [];
+  const NativeAudioContext = window.AudioContext;
+  window.AudioContext = class extends NativeAudioContext {
+    constructor(...args) {
+      super(...args);
+      foreignContexts.push(this);
+    }
+  };
+
   const CONF = {
     CONFERENCE_JOINED: "conference.joined", CONFERENCE_LEFT: "conference.left",
     CONFERENCE_FAILED: "conference.failed", CONFERENCE_ERROR: "conference.error",
@@ -202,7 +213,7 @@
   let audioCtx = null;
   const wavCache = new Map();
   function ctx() {
-    if (!audioCtx) audioCtx = new AudioContext();
+    if (!audioCtx) audioCtx = new NativeAudioContext();
     if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {});
     return audioCtx;
   }
@@ -571,6 +582,10 @@
       trackAdded(track);
     },
     reload_page() { setTimeout(() => location.reload(), 50); },
+    async stall_audio() {
+      await Promise.all(foreignContexts.map((c) => c.suspend()));
+      return foreignContexts.length;
+    },
     state() {
       return {
         joined: st.joined, participants: [...participants.keys()], password_tries: [...st.passwordTries],
