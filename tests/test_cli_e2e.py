@@ -9,7 +9,6 @@ import signal
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bot.audio import read_wav

@@ -66,7 +66,9 @@ async def test_lobby_timeout(room: FakeJitsiRoom, run_bot: RunBot) -> None:
     ("given", "outcome"),
     [(None, "password_required"), ("Tr0ub4dor", "password_wrong"), ("s3cret!", None)],
 )
-async def test_room_password(room: FakeJitsiRoom, run_bot: RunBot, given: str | None, outcome: str | None) -> None:
+async def test_room_password(
+    room: FakeJitsiRoom, run_bot: RunBot, given: str | None, outcome: str | None
+) -> None:
     session, task = await run_bot(room.url(password="s3cret!"), password=given)
     if outcome is None:
         await _in_call(session)
@@ -182,7 +184,8 @@ async def test_hidden_and_bot_participants_do_not_keep_the_bot(room: FakeJitsiRo
     await room.remove_participant("jo10")
     result = await _result(task, timeout=20)
     assert result.reason is EndReason.ROOM_EMPTY
-    assert {p.id: p.counts for p in session.roster.people.values()} == {"rec": False, "sip": False, "jo10": True}
+    counted = {p.id: p.counts for p in session.roster.people.values()}
+    assert counted == {"rec": False, "sip": False, "jo10": True}
 
 
 async def test_no_one_joined(room: FakeJitsiRoom, run_bot: RunBot) -> None:
