@@ -1,0 +1,21 @@
+# One container per meeting: docker run --rm --init IMAGE join https://meet.example.org/Room --out /out/x
+FROM python:3.11-slim
+
+# Debian's Chromium (Playwright drives it via executable_path) and tini for signal handling.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium tini fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+RUN pip install --no-cache-dir .
+
+RUN useradd --create-home --uid 10001 notetaker && mkdir /out && chown notetaker /out
+USER notetaker
+ENV BOT_OUTPUT__DIR=/out \
+    BOT_LOG__FORMAT=json
+VOLUME ["/out"]
+
+ENTRYPOINT ["tini", "--", "jitsi-bot"]
+CMD ["--help"]
