@@ -76,7 +76,6 @@ class BridgeSettings(_Section):
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
     max_frame_bytes: int = Field(16384, ge=1024, description="Larger messages are refused.")
-    queue_frames: int = Field(1000, ge=10, description="Frames buffered for the consumer before dropping.")
     chunk_ms: int = Field(20, ge=10, le=40, description="Audio frame length sent by the page.")
 
     @field_validator("chunk_ms")

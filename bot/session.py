@@ -217,7 +217,7 @@ class MeetingSession:
             return joined
         self.join_s = round(self._clock() - self._t0, 3)
         self._set_state("in_call")
-        result = await self._in_call(jitsi, page, url)
+        result = await self._in_call(jitsi, url)
         self._set_state("finalizing")
         await jitsi.leave()
         return result
@@ -247,7 +247,7 @@ class MeetingSession:
             return result
         return SessionResult(ExitCode.OK, EndReason.STOPPED, "stopped before joining")
 
-    async def _in_call(self, jitsi: JitsiPage, page: Any, url: str) -> SessionResult:
+    async def _in_call(self, jitsi: JitsiPage, url: str) -> SessionResult:
         m = self._settings.meeting
         assert self.recorder is not None
         in_call_at = self._clock()
@@ -291,13 +291,13 @@ class MeetingSession:
                 if self.rejoins >= m.max_rejoins:
                     return SessionResult(ExitCode.FAILED, EndReason.MEDIA_LOST,
                                          f"no audio for {m.media_timeout_s:g} s after {self.rejoins} rejoins")
-                failure = await self._rejoin(jitsi, page, url)
+                failure = await self._rejoin(jitsi, url)
                 if failure is not None:
                     return failure
                 media_ok_at = time.time() * 1000
                 seen_errors = len(self.status.errors)
 
-    async def _rejoin(self, jitsi: JitsiPage, page: Any, url: str) -> SessionResult | None:
+    async def _rejoin(self, jitsi: JitsiPage, url: str) -> SessionResult | None:
         self.rejoins += 1
         log.warning("session.media_timeout_rejoin", attempt=self.rejoins)
         self._set_state("joining")

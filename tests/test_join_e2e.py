@@ -89,8 +89,10 @@ async def test_waiting_for_host_times_out(room: FakeJitsiRoom, run_bot: RunBot) 
 
 async def test_not_a_jitsi_page_fails_fast(aiohttp_server, run_bot: RunBot) -> None:  # type: ignore[no-untyped-def]
     app = web.Application()
-    app.router.add_get("/{room}", lambda r: web.Response(text="<html><body>Hello</body></html>",
-                                                          content_type="text/html"))
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="<html><body>Hello</body></html>", content_type="text/html")
+
+    app.router.add_get("/{room}", hello)
     server = await aiohttp_server(app)
     _, task = await run_bot(str(server.make_url("/SomeRoom")))
     result = await _result(task)
@@ -251,3 +253,18 @@ async def test_media_watchdog_gives_up_after_max_rejoins(room: FakeJitsiRoom, ru
     await room.stall_audio()
     result = await _result(task)
     assert result.reason is EndReason.MEDIA_LOST and result.exit_code is ExitCode.FAILED
+
+
+async def test_scriptprocessor_fallback_without_audio_worklet(
+    room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path
+) -> None:
+    session, task = await run_bot(room.url(worklet=False))
+    await _in_call(session)
+    await room.add_participant("pat16", "Pat", tone_hz=610)
+    await asyncio.sleep(3)
+    await room.remove_participant("pat16")
+    await _result(task)
+    assert session.worklet is False
+    audio = wav_mono(tmp_path / "out" / "audio" / "Pat-pat16.wav")
+    assert abs(dominant_hz(audio) - 610) < 10
+    assert active_windows(audio).sum() > 250  # most of the 3 s arrived, even on the main thread

@@ -132,6 +132,7 @@
       }
       syncClock();
       setInterval(syncClock, 10000);
+      send({ type: "hello", version: 1, sample_rate: ctx.sampleRate, worklet: !workletFailed });
       return ctx;
     })();
     return ready;

@@ -139,6 +139,7 @@ class FakeJitsiRoom:
         waiting_for_host: bool = False,
         p2p: bool = False,
         audio_elements: bool = True,
+        worklet: bool = True,
     ) -> str:
         """The meeting URL; the options go in the ``?query`` so a bot can append its own ``#hash``."""
         if lobby not in LOBBY_MODES:
@@ -149,6 +150,7 @@ class FakeJitsiRoom:
             "waiting_for_host": str(int(waiting_for_host)),
             "p2p": str(int(p2p)),
             "audio_elements": str(int(audio_elements)),
+            "worklet": str(int(worklet)),
         }
         if password is not None:
             params["password"] = password

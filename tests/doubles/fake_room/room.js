@@ -41,8 +41,12 @@
   const opts = {
     prejoin: flag("prejoin", false), lobby: query.get("lobby") || "off", password: query.get("password"),
     waitingForHost: flag("waiting_for_host", false), p2p: flag("p2p", false),
-    audioElements: flag("audio_elements", true),
+    audioElements: flag("audio_elements", true), worklet: flag("worklet", true),
   };
+  if (!opts.worklet) {
+    // A browser without AudioWorklet: the bot must fall back to ScriptProcessor.
+    Object.defineProperty(BaseAudioContext.prototype, "audioWorklet", { get: () => undefined });
+  }
   const roomName = decodeURIComponent(location.pathname.replace(/^\/+/, "")) || "testroom";
 
   /** Like Jitsi's parseURLParams: `#k=v&...`, each value URL-decoded then strict JSON; bad values dropped. */
