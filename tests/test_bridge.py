@@ -105,6 +105,19 @@ async def test_gaps_late_frames_and_unknown_tracks(client, recorder) -> None:  #
     assert recorder.unknown_track_frames == 1
 
 
+async def test_capture_clock_jumps_count_as_lost_audio(client, recorder) -> None:  # type: ignore[no-untyped-def]
+    # Sequence numbers are contiguous, but the audio clock skipped 100 ms between frames 1 and 2: the
+    # browser never rendered that audio (a starved audio thread), which no sequence gap can show.
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(_track(0, "aa11"))
+    for seq, t in enumerate((0, 20, 140, 160.5)):
+        await ws.send_bytes(encode_frame(0, seq, ORIGIN_MS + t, _pcm(1)))
+    await ws.close()
+    stats = recorder.tracks[(1, 0)]
+    assert (stats.gaps, stats.discontinuities, stats.lost_ms) == (0, 1, 100.0)
+    assert recorder.summary()["lost_ms"] == 100.0
+
+
 async def test_files_share_the_meeting_timeline(client, recorder, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ws = await client.ws_connect(f"/audio?token={TOKEN}")
     await ws.send_str(_track(0, "late"))

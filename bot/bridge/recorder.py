@@ -24,6 +24,10 @@ from bot.bridge.protocol import AudioFrame, TrackStarted
 
 log = structlog.get_logger(__name__)
 
+# Audio clock time skipped between consecutive frames beyond this is audio the browser never rendered
+# (a starved audio thread): counted as a discontinuity. Smaller steps are timestamp jitter.
+DISCONTINUITY_MS = 6.0
+
 # A frame whose capture time lies this far past the end of what was written starts after a gap
 # (a participant who left and came back, a track switch); the gap is filled with silence.
 GAP_TOLERANCE_SAMPLES = SAMPLE_RATE // 10
@@ -39,6 +43,8 @@ class TrackStats:
     frames: int = 0
     gaps: int = 0          # frames missing according to sequence numbers
     late: int = 0          # frames that arrived out of order or twice
+    discontinuities: int = 0   # capture clock jumped between consecutive frames: audio never captured
+    lost_ms: float = 0.0       # total of those jumps
     first_ms: float | None = None
     last_end_ms: float | None = None
     next_seq: int = 0
@@ -163,14 +169,17 @@ class MeetingRecorder:
             self.unknown_track_frames += 1
             return
         self.last_frame_at = now
+        end_ms = frame.capture_ms + frame.samples * 1000 / SAMPLE_RATE
         if frame.seq > stats.next_seq:
             stats.gaps += frame.seq - stats.next_seq
         elif frame.seq < stats.next_seq:
             stats.late += 1
+        elif stats.last_end_ms is not None and frame.capture_ms - stats.last_end_ms > DISCONTINUITY_MS:
+            stats.discontinuities += 1
+            stats.lost_ms += frame.capture_ms - stats.last_end_ms
         stats.next_seq = max(stats.next_seq, frame.seq + 1)
         stats.frames += 1
         stats.samples += frame.samples
-        end_ms = frame.capture_ms + frame.samples * 1000 / SAMPLE_RATE
         stats.first_ms = frame.capture_ms if stats.first_ms is None else min(stats.first_ms, frame.capture_ms)
         stats.last_end_ms = end_ms if stats.last_end_ms is None else max(stats.last_end_ms, end_ms)
         self.latencies_ms.append(now - frame.capture_ms)
@@ -213,6 +222,8 @@ class MeetingRecorder:
             "expected_samples": expected,
             "gaps": sum(s.gaps for s in self.tracks.values()),
             "late": sum(s.late for s in self.tracks.values()),
+            "discontinuities": sum(s.discontinuities for s in self.tracks.values()),
+            "lost_ms": round(sum(s.lost_ms for s in self.tracks.values()), 1),
             "consumer_dropped": self.consumer_dropped,
             "unknown_track_frames": self.unknown_track_frames,
         }
@@ -232,6 +243,7 @@ class MeetingRecorder:
                 "captured_samples": sum(s.samples for s in tracks),
                 "expected_samples": sum(s.expected_samples for s in tracks),
                 "gaps": sum(s.gaps for s in tracks),
+                "lost_ms": round(sum(s.lost_ms for s in tracks), 1),
             })
         doc = {"sample_rate": SAMPLE_RATE, "origin_ms": self.origin_ms, "participants": entries}
         tmp = self.audio_dir / "participants.json.tmp"

@@ -116,7 +116,10 @@
   let workletFailed = false;
   let clockOffsetMs = 0; // epoch ms = clockOffsetMs + context seconds * 1000
   function syncClock() {
-    clockOffsetMs = performance.timeOrigin + performance.now() - ctx.currentTime * 1000;
+    // Keep one mapping per context unless the clocks truly drift apart: re-mapping on every check would
+    // move timestamps by a render quantum and look like lost audio to the bridge.
+    const offset = performance.timeOrigin + performance.now() - ctx.currentTime * 1000;
+    if (!clockOffsetMs || Math.abs(offset - clockOffsetMs) > 50) clockOffsetMs = offset;
   }
   function audioContext() {
     if (ready) return ready;
