@@ -1,6 +1,6 @@
 """A fake Jitsi Meet room for tests: an aiohttp server plus a controller that drives the page.
 
-The page (``fake_room/room.html`` + ``room.js``) exposes the same globals, method names, event strings and
+The page (``fake_room_page/room.html`` + ``room.js``) exposes the same globals, method names, event strings and
 selectors as real Jitsi Meet (see shared/docs/JITSI.md) and produces real WebRTC audio: every participant's
 source (a tone or a WAV file) is sent through an in-page ``RTCPeerConnection`` pair, and the received
 ``MediaStreamTrack`` is what the fake ``JitsiRemoteTrack`` wraps.
@@ -27,7 +27,7 @@ from aiohttp import WSMsgType, web
 
 log = logging.getLogger(__name__)
 
-PAGE_DIR = Path(__file__).resolve().parent / "fake_room"
+PAGE_DIR = Path(__file__).resolve().parent / "fake_room_page"
 LOBBY_MODES = ("off", "admit", "deny", "never", "manual")
 
 
