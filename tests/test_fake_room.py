@@ -13,24 +13,14 @@ from typing import Any
 
 import pytest
 
-try:
-    from tests.doubles.fake_room import FakeJitsiRoom
-except ImportError:  # rootdir-relative import when tests/ is not a package on sys.path
-    from doubles.fake_room import FakeJitsiRoom  # type: ignore[no-redef]
+from bot.meeting.browser import LAUNCH_ARGS
+from tests.conftest import TEST_BROWSER_ARGS
+from tests.doubles.fake_room import FakeJitsiRoom
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--allow-loopback-in-peer-connection",
-]
+CHROMIUM_ARGS = [*LAUNCH_ARGS, *TEST_BROWSER_ARGS]
 
 # Installed before the page script runs: records every conference event the page fires, with a
 # summary of its arguments, in window.__log (and tracks in window.__tracks).

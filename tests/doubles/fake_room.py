@@ -1,6 +1,6 @@
 """A fake Jitsi Meet room for tests: an aiohttp server plus a controller that drives the page.
 
-The page (``fake_room_page/room.html`` + ``room.js``) exposes the same globals, method names, event strings and
+The page (``fake_room_page/room.html``, ``room.js``) exposes the same globals, method names, event strings and
 selectors as real Jitsi Meet (see shared/docs/JITSI.md) and produces real WebRTC audio: every participant's
 source (a tone or a WAV file) is sent through an in-page ``RTCPeerConnection`` pair, and the received
 ``MediaStreamTrack`` is what the fake ``JitsiRemoteTrack`` wraps.
