@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +34,34 @@ def build_parser() -> argparse.ArgumentParser:
                       "(default: <output.dir>/<meeting id>)")
     join.add_argument("--config", type=Path, help="TOML configuration file (see config.example.toml)")
     join.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
+    join.add_argument("--backend", choices=["local"], help="conversation backend (backend)")
+
+    rep = sub.add_parser("replay", help="transcribe and analyse recorded audio, one WAV per participant")
+    rep.add_argument("wavs", nargs="+", type=Path, help="one WAV per participant, on a shared timeline")
+    rep.add_argument("--names", help="comma-separated display names, in the order of the files")
+    rep.add_argument("--title", help="meeting title for the report")
+    rep.add_argument("--backend", choices=["local"], help="conversation backend (backend)")
+    rep.add_argument("--out", type=Path, help="folder for the report (default: <output.dir>/replay-<time>)")
+    rep.add_argument("--config", type=Path, help="TOML configuration file")
+    rep.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
     return parser
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     over: dict[str, Any] = {}
-    if args.name:
+    if getattr(args, "name", None):
         over.setdefault("meeting", {})["name"] = args.name
     if args.log_level:
         over.setdefault("log", {})["level"] = args.log_level
+    if args.backend:
+        over["backend"] = args.backend
     return over
 
 
 async def _join(settings: Settings, url: str, out_dir: Path, meeting_id: str) -> ExitCode:
-    session = MeetingSession(settings, url, out_dir, meeting_id=meeting_id)
+    from bot.backends import create_backend
+
+    session = MeetingSession(settings, url, out_dir, meeting_id=meeting_id, backend=create_backend(settings))
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(None) as scope:
@@ -76,6 +91,23 @@ async def _join(settings: Settings, url: str, out_dir: Path, meeting_id: str) ->
     return result.exit_code
 
 
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.backends import create_backend
+    from bot.replay import ReplayInputError, replay
+
+    names = [n.strip() for n in args.names.split(",")] if args.names else None
+    out_dir = args.out or settings.output.dir / f"replay-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    try:
+        report = asyncio.run(replay(args.wavs, create_backend(settings), out_dir, names=names,
+                                    title=args.title, progress=sys.stderr.isatty()))
+    except ReplayInputError as exc:
+        print(f"jitsi-bot: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    print(f"replayed {len(args.wavs)} file(s): {len(report.transcript)} utterances, "
+          f"{len(report.action_items)} action items, {len(report.questions)} questions; report in {out_dir}")
+    return ExitCode.OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jitsi-bot`` console script."""
     args = build_parser().parse_args(argv)
@@ -85,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jitsi-bot: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     configure_logging(settings.log.level, settings.log.format)
+    if args.command == "replay":
+        return _replay(settings, args)
     meeting_id = new_meeting_id(args.url)
     out_dir = args.out or settings.output.dir / meeting_id
     with bind_meeting(meeting_id):

@@ -76,6 +76,7 @@ class BridgeSettings(_Section):
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
     max_frame_bytes: int = Field(16384, ge=1024, description="Larger messages are refused.")
+    queue_frames: int = Field(3000, ge=10, description="Frames buffered for the backend before dropping.")
     chunk_ms: int = Field(20, ge=10, le=40, description="Audio frame length sent by the page.")
 
     @field_validator("chunk_ms")
@@ -84,6 +85,29 @@ class BridgeSettings(_Section):
         if v % 10:
             raise ValueError("must be a multiple of 10 ms")
         return v
+
+
+class AsrSettings(_Section):
+    """Offline speech-to-text for the local backend."""
+
+    engine: Literal["auto", "whisper", "pocketsphinx"] = Field(
+        "auto", description="auto: faster-whisper if a model can be had, else pocketsphinx (far less accurate)."
+    )
+    model: str = Field("base", description="Whisper model folder (CTranslate2 format) or name, e.g. base, small.")
+    language: str | None = Field("en", description="Spoken language code; empty for auto-detection.")
+    cpu_threads: int = Field(2, ge=1, le=64)
+    cache_dir: Path = Field(Path.home() / ".cache" / "jitsi-notetaker", description="Where models are unpacked.")
+    allow_download: bool = Field(True, description="Let faster-whisper download a model by name when online.")
+
+    @field_validator("language")
+    @classmethod
+    def _empty_is_auto(cls, v: str | None) -> str | None:
+        return v or None
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
 
 
 class OutputSettings(_Section):
@@ -109,6 +133,8 @@ class Settings(BaseSettings):
     meeting: MeetingSettings = Field(default_factory=MeetingSettings)  # type: ignore[arg-type]
     browser: BrowserSettings = Field(default_factory=BrowserSettings)  # type: ignore[arg-type]
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)  # type: ignore[arg-type]
+    backend: Literal["local"] = "local"  # the conversation backend
+    asr: AsrSettings = Field(default_factory=AsrSettings)  # type: ignore[arg-type]
     output: OutputSettings = Field(default_factory=OutputSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

@@ -22,13 +22,17 @@ from urllib.parse import unquote, urlsplit
 
 import structlog
 
+from bot.backends.base import ConversationBackend
 from bot.bridge.protocol import Conference, ControlMessage, DominantSpeaker, Hello, PageError, Roster
 from bot.bridge.recorder import MeetingRecorder
 from bot.bridge.server import BridgeServer
 from bot.config import Settings
+from bot.live import LiveTranscription
 from bot.meeting.browser import BrowserSession
 from bot.meeting.capture import capture_script
 from bot.meeting.jitsi import ConferenceStatus, JitsiPage, JoinError, meeting_url, origin_of
+from bot.pipeline import MeetingFacts
+from bot.report.model import Report
 from bot.roster import Roster as RosterTracker
 
 log = structlog.get_logger(__name__)
@@ -97,6 +101,7 @@ class MeetingSession:
         url: the meeting URL as given by the user.
         out_dir: this meeting's artifact folder (created).
         meeting_id: bound to every log line.
+        backend: transcribes the audio live and writes the report at the end; None records audio only.
         browser_factory: makes the BrowserSession (tests may pass flags through settings instead).
         clock: monotonic seconds.
     """
@@ -108,6 +113,7 @@ class MeetingSession:
         out_dir: Path,
         *,
         meeting_id: str,
+        backend: ConversationBackend | None = None,
         browser_factory: Callable[..., BrowserSession] = BrowserSession,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -116,6 +122,9 @@ class MeetingSession:
         self.out_dir = out_dir
         self.meeting_id = meeting_id
         self._browser_factory = browser_factory
+        self._backend = backend
+        self.live: LiveTranscription | None = None
+        self.report: Report | None = None
         self._clock = clock
         self._stop = asyncio.Event()
         self._crashed = asyncio.Event()
@@ -182,7 +191,13 @@ class MeetingSession:
         except JoinError as exc:
             return self._finish(SessionResult(ExitCode.BAD_INPUT, EndReason.BAD_URL, str(exc)))
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.recorder = MeetingRecorder(self.out_dir / "audio")
+        self.recorder = MeetingRecorder(
+            self.out_dir / "audio", origin_ms=self.started_at.timestamp() * 1000,
+            consumer_queue_size=self._settings.bridge.queue_frames if self._backend else 0,
+        )
+        if self._backend is not None and self.recorder.frames is not None:
+            self.live = LiveTranscription(self.recorder.frames, self._backend)
+            self.live.start()
         bridge = BridgeServer(
             self.recorder, self._on_control, host=self._settings.bridge.host, port=self._settings.bridge.port,
             max_frame_bytes=self._settings.bridge.max_frame_bytes,
@@ -204,7 +219,33 @@ class MeetingSession:
             result = SessionResult(ExitCode.FAILED, EndReason.ERROR, f"{type(exc).__name__}: {exc}")
         finally:
             self.recorder.close()
+        if self.live is not None:
+            await self._write_report(result)
         return self._finish(result)
+
+    async def _write_report(self, result: SessionResult) -> None:
+        assert self.live is not None and self.recorder is not None
+        if self.join_s is None:  # never in the call: nothing to report beyond meeting.json
+            await self.live.aclose()
+            return
+        self._set_state("finalizing")
+        summary = self.recorder.summary()
+        facts = MeetingFacts(
+            id=self.meeting_id, title=room_name(self._url), started_at=self.started_at,
+            duration_s=self._clock() - self._t0, url=safe_url(self._url), room=room_name(self._url),
+            presence={p.id: (round(p.joined_s, 3), None if p.left_s is None else round(p.left_s, 3))
+                      for p in self.roster.people.values()},
+        )
+        if summary["consumer_dropped"]:
+            facts.warnings.append(f"{summary['consumer_dropped']} audio frames were not transcribed "
+                                  "(the backend fell behind); the WAV files have them")
+        lost_ms = self.recorder.lost_ms()
+        if lost_ms:
+            facts.warnings.append(f"{lost_ms / 1000:.1f} s of audio never reached the bot "
+                                  "(the browser's audio thread was starved)")
+        if result.exit_code != ExitCode.OK:
+            facts.errors.append(f"{result.reason.value}: {result.message}")
+        self.report = await self.live.finish(facts, self.out_dir)
 
     async def _run_in_browser(self, browser: BrowserSession, url: str) -> SessionResult:
         page = await browser.start()

@@ -73,10 +73,12 @@ class ParticipantAudio:
 
 @dataclass(frozen=True, slots=True)
 class ParticipantFrame:
-    """A frame handed to the consumer, resolved to its participant."""
+    """Audio handed to the consumer: exactly what was written to the participant's WAV, and where."""
 
     participant_id: str
-    frame: AudioFrame
+    display_name: str
+    position_s: float  # timeline position of the first sample (the WAV's sample index / 16000)
+    pcm: bytes
 
 
 def safe_filename(name: str, participant_id: str) -> str:
@@ -187,16 +189,22 @@ class MeetingRecorder:
         part = self.participants[stats.participant_id]
         if part.active != key:
             part.superseded_frames += 1
-        else:
-            position = round((frame.capture_ms - self.origin_ms) * SAMPLE_RATE / 1000)
-            if position - part.spool.samples > GAP_TOLERANCE_SAMPLES:
-                part.spool.write_silence(position - part.spool.samples)
-            part.spool.write(frame.pcm)
+            return
+        position = round((frame.capture_ms - self.origin_ms) * SAMPLE_RATE / 1000)
+        if position - part.spool.samples > GAP_TOLERANCE_SAMPLES:
+            part.spool.write_silence(position - part.spool.samples)
+        at_s = part.spool.samples / SAMPLE_RATE
+        part.spool.write(frame.pcm)
         if self.frames is not None:
             if self.frames.full():
                 self.frames.get_nowait()
                 self.consumer_dropped += 1
-            self.frames.put_nowait(ParticipantFrame(stats.participant_id, frame))
+            name = part.names[-1] if part.names else part.display_name
+            self.frames.put_nowait(ParticipantFrame(stats.participant_id, name, at_s, frame.pcm))
+
+    def lost_ms(self) -> float:
+        """Audio the browser never rendered, over all tracks (capture-clock jumps)."""
+        return round(sum(s.lost_ms for s in self.tracks.values()), 1)
 
     def active_tracks(self) -> int:
         """Tracks that have started and not ended."""
@@ -223,7 +231,7 @@ class MeetingRecorder:
             "gaps": sum(s.gaps for s in self.tracks.values()),
             "late": sum(s.late for s in self.tracks.values()),
             "discontinuities": sum(s.discontinuities for s in self.tracks.values()),
-            "lost_ms": round(sum(s.lost_ms for s in self.tracks.values()), 1),
+            "lost_ms": self.lost_ms(),
             "consumer_dropped": self.consumer_dropped,
             "unknown_track_frames": self.unknown_track_frames,
         }

@@ -1,0 +1,160 @@
+"""Conversation analysis: what was asked, promised and discussed, by whom, and how the talk went.
+
+``analyse`` composes the analysers; each one is a pure function usable on its own.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.analysis.insights import (
+    find_action_items,
+    find_due,
+    find_follow_ups,
+    find_insights,
+    find_questions,
+    is_question,
+    split_sentences,
+)
+from bot.analysis.sentiment import analyse_sentiment, label, score_text
+from bot.analysis.summary import summarise
+from bot.analysis.talk import analyse_talk, count_interruptions, merge_intervals, overlap_time
+from bot.analysis.topics import extract_topics
+from bot.report.model import Analytics, Insight, ParticipantSummary, Segment, Sentiment, Topic
+
+__all__ = [
+    "AnalysisInput",
+    "AnalysisResult",
+    "analyse",
+    "analyse_sentiment",
+    "analyse_talk",
+    "count_interruptions",
+    "extract_topics",
+    "find_action_items",
+    "find_due",
+    "find_follow_ups",
+    "find_insights",
+    "find_questions",
+    "is_question",
+    "label",
+    "merge_intervals",
+    "overlap_time",
+    "participant_summaries",
+    "score_text",
+    "split_sentences",
+    "summarise",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisInput:
+    """Everything the analysers read."""
+
+    segments: list[Segment]  # transcript, sorted by start_s, each with participant_id + name
+    participants: dict[str, str]  # participant id -> display name (everyone, even silent ones)
+    speech: dict[str, list[tuple[float, float]]]  # participant id -> voiced intervals (start_s, end_s)
+    duration_s: float  # meeting length on the timeline
+    meeting_date: datetime.date  # for resolving "by Thursday"
+
+
+@dataclass(slots=True)
+class AnalysisResult:
+    """Everything the analysers found, ready for the Report."""
+
+    participants: list[ParticipantSummary]
+    summary: list[str]
+    topics: list[Topic]
+    questions: list[Insight]
+    action_items: list[Insight]
+    follow_ups: list[Insight]
+    sentiment: Sentiment
+    analytics: Analytics
+
+
+def _words(text: str) -> int:
+    return sum(1 for token in text.split() if any(c.isalnum() for c in token))
+
+
+def participant_summaries(
+    segments: Sequence[Segment],
+    participants: dict[str, str],
+    talk_time_s: dict[str, float],
+    talk_share: dict[str, float],
+    interruptions: dict[str, int],
+    sentiment: dict[str, float],
+) -> list[ParticipantSummary]:
+    """One summary per participant: everyone in ``participants`` first, then anyone else who spoke.
+
+    words and utterances come from the transcript, wpm is words per minute of the participant's own talk
+    time (0 without talk time).
+    """
+    order = list(participants)
+    names = dict(participants)
+    for seg in segments:
+        if seg.participant_id not in names:
+            order.append(seg.participant_id)
+            names[seg.participant_id] = seg.name
+    for pid in talk_time_s:
+        if pid not in names:
+            order.append(pid)
+            names[pid] = pid
+    out = []
+    for pid in order:
+        own = [seg for seg in segments if seg.participant_id == pid]
+        words = sum(_words(seg.text) for seg in own)
+        talk = talk_time_s.get(pid, 0.0)
+        out.append(
+            ParticipantSummary(
+                id=pid,
+                name=names[pid],
+                talk_time_s=talk,
+                talk_share=talk_share.get(pid, 0.0),
+                words=words,
+                wpm=round(words / (talk / 60.0), 2) if talk > 0 else 0.0,
+                utterances=len(own),
+                interruptions=interruptions.get(pid, 0),
+                sentiment=sentiment.get(pid, 0.0),
+            )
+        )
+    return out
+
+
+def _speech_or_segments(data: AnalysisInput) -> dict[str, list[tuple[float, float]]]:
+    """VAD intervals; a participant with none but with transcript segments talks for those segments."""
+    speech = {pid: list(v) for pid, v in data.speech.items()}
+    for seg in data.segments:
+        if not data.speech.get(seg.participant_id):
+            speech.setdefault(seg.participant_id, []).append((seg.start_s, seg.end_s))
+    return speech
+
+
+def analyse(data: AnalysisInput) -> AnalysisResult:
+    """Runs every analyser over one meeting.
+
+    Talk figures come from ``speech`` (a participant without intervals but with transcript segments is
+    counted by those segments); words, questions, action items, follow-ups, topics, summary and sentiment
+    come from the transcript.
+    """
+    segments = data.segments  # topic segment indexes point into this list: keep its order
+    talk = analyse_talk(_speech_or_segments(data), data.duration_s)
+    _, sentiment = analyse_sentiment(segments, data.participants)
+    questions, actions, follow_ups = find_insights(segments, data.participants, data.meeting_date)
+    return AnalysisResult(
+        participants=participant_summaries(
+            segments,
+            data.participants,
+            talk.talk_time_s,
+            talk.talk_share,
+            talk.interruptions,
+            sentiment.per_participant,
+        ),
+        summary=summarise(segments),
+        topics=extract_topics(segments, data.participants),
+        questions=questions,
+        action_items=actions,
+        follow_ups=follow_ups,
+        sentiment=sentiment,
+        analytics=talk.analytics,
+    )

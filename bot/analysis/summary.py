@@ -1,0 +1,92 @@
+"""Extractive summary: the most central sentences of the transcript (TF-IDF + TextRank, numpy only)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from bot.analysis.insights import sentences_of
+from bot.report.model import Segment
+
+_STOPWORDS = frozenset(
+    (  # noqa: SIM905
+        "a about above after again against all am an and any are as at be because been before being below "
+        "between both but by can could did do does doing down during each few for from further had has "
+        "have having he her here hers herself him himself his how i if in into is it its itself just let "
+        "me more most my myself no nor not now of off on once only or other our ours ourselves out over "
+        "own same she should so some such than that the their theirs them themselves then there these "
+        "they this those through to too under until up very was we were what when where which while who "
+        "whom why will with would you your yours yourself yourselves um uh uhm hmm yeah yep okay ok "
+        "alright oh ah like really actually basically just gonna wanna gotta sure right well know think "
+        "mean guess get got go going thing things stuff lot also maybe probably yes hi hello hey thanks "
+        "thank s t ll re ve d m don good morning afternoon evening everyone everybody joining join "
+        "welcome bye great cool nice awesome sorry please"
+    ).split()
+)
+MIN_WORDS = 5
+MIN_CONTENT_WORDS = 3  # words left after stopwords and small talk
+
+
+def _tokens(text: str) -> list[str]:
+    words = re.findall(r"[a-z0-9]+", text.lower().replace("’", "'").replace("'", " "))
+    return [w for w in words if w not in _STOPWORDS and len(w) > 1]
+
+
+def _textrank(similarity: np.ndarray, damping: float = 0.85, iterations: int = 100) -> np.ndarray:
+    """PageRank over a weighted, undirected sentence graph (rows normalised; isolated rows uniform)."""
+    n = similarity.shape[0]
+    weights = similarity.copy()
+    np.fill_diagonal(weights, 0.0)
+    sums = weights.sum(axis=1, keepdims=True)
+    transition = np.where(sums > 0, weights / np.where(sums > 0, sums, 1.0), 1.0 / n)
+    rank = np.full(n, 1.0 / n)
+    for _ in range(iterations):
+        new = (1 - damping) / n + damping * transition.T @ rank
+        if float(np.abs(new - rank).sum()) < 1e-9:
+            return np.asarray(new, dtype=float)
+        rank = new
+    return np.asarray(rank, dtype=float)
+
+
+def summarise(segments: Sequence[Segment], *, min_sentences: int = 3, max_sentences: int = 5) -> list[str]:
+    """The 3 to 5 most central sentences, in transcript order, as said.
+
+    Sentences under 5 words, or with fewer than 3 words left after stopwords and small talk, are skipped.
+    Each candidate is a TF-IDF vector (sentences as documents, with stopwords and fillers removed);
+    TextRank over their cosine similarities ranks them, questions count 80 %, and a sentence nearly
+    repeating one already chosen (cosine > 0.8) is passed over. The number kept grows with the
+    transcript: about one per 8 candidates, clamped to 3..5.
+    """
+    candidates = [s.text for s in sentences_of(segments) if len(s.text.split()) >= MIN_WORDS]
+    docs = [_tokens(t) for t in candidates]
+    keep = [i for i, d in enumerate(docs) if len(d) >= MIN_CONTENT_WORDS]
+    candidates = [candidates[i] for i in keep]
+    docs = [docs[i] for i in keep]
+    if len(candidates) <= min_sentences:
+        return candidates
+    vocabulary = sorted({w for d in docs for w in d})
+    index = {w: i for i, w in enumerate(vocabulary)}
+    df = Counter(w for d in docs for w in set(d))
+    n = len(docs)
+    matrix = np.zeros((n, len(vocabulary)))
+    for row, doc in enumerate(docs):
+        for word, count in Counter(doc).items():
+            matrix[row, index[word]] = (1 + math.log(count)) * (math.log((1 + n) / (1 + df[word])) + 1)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = matrix / np.where(norms > 0, norms, 1.0)
+    similarity = matrix @ matrix.T
+    scores = _textrank(similarity)
+    scores = scores * np.array([0.8 if t.rstrip().endswith("?") else 1.0 for t in candidates])
+    want = max(min_sentences, min(max_sentences, round(n / 8)))
+    chosen: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        if any(similarity[i, j] > 0.8 for j in chosen):
+            continue
+        chosen.append(int(i))
+        if len(chosen) == want:
+            break
+    return [candidates[i] for i in sorted(chosen)]

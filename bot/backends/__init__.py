@@ -1,0 +1,19 @@
+"""Conversation backends and the factory that picks one from the settings."""
+
+from __future__ import annotations
+
+from bot.backends.base import ConversationBackend
+from bot.config import Settings
+
+
+def create_backend(settings: Settings) -> ConversationBackend:
+    """The backend named by ``settings.backend``; heavy libraries load only here."""
+    if settings.backend == "local":
+        from bot.backends.local.models import AsrChoice
+        from bot.backends.local.stt import LocalBackend
+
+        a = settings.asr
+        choice = AsrChoice(model=a.model, language=a.language, cpu_threads=a.cpu_threads,
+                           cache_dir=a.cache_dir, allow_download=a.allow_download, engine=a.engine)
+        return LocalBackend(choice)
+    raise ValueError(f"unknown backend {settings.backend!r}")

