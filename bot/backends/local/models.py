@@ -94,7 +94,9 @@ def packaged_whisper_base(cache_dir: Path) -> Path:
 
 
 class WhisperRecognizer:
-    """faster-whisper on the CPU (int8), one utterance per call."""
+    """faster-whisper on the CPU (int8), one utterance (or a pack of them) per call."""
+
+    word_timestamps = True
 
     def __init__(self, model: Any, *, name: str, language: str | None, beam_size: int = 5) -> None:
         self._model = model
@@ -122,6 +124,7 @@ class SphinxRecognizer:
     """pocketsphinx with its bundled US English model: the fallback (word error rate ~0.8 measured)."""
 
     name = "pocketsphinx (bundled en-us model)"
+    word_timestamps = False
 
     def __init__(self) -> None:
         from pocketsphinx import Decoder  # type: ignore[import-untyped]

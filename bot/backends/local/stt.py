@@ -1,7 +1,10 @@
 """LocalBackend: per-participant VAD segmentation, one recognizer shared by all streams.
 
 Decoding runs in one worker thread owned by the backend (the recognizer itself uses both cores), so the
-event loop never blocks and utterances from all participants queue fairly in the order they ended.
+event loop never blocks. Whisper encodes a fixed 30 s window however short the utterance, so when several
+utterances are waiting (several people talking) they are packed into one window, separated by silence,
+decoded once, and split back by word timestamps: the cost per window stays the same while the work per
+utterance drops with load. A lone utterance is decoded on its own at once.
 """
 
 from __future__ import annotations
@@ -10,18 +13,28 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import structlog
 
 from bot.backends.base import BackendEvent, EventKind, Participant, Recognition
-from bot.backends.local.models import AsrChoice, Recognizer, load_recognizer
+from bot.backends.local.models import AsrChoice, Decoded, Recognizer, load_recognizer
 from bot.backends.local.vad import SAMPLE_RATE, Segmenter, Utterance, VadOptions
 from bot.report.model import Word
 
 log = structlog.get_logger(__name__)
 
 _END = object()
+PACK_WINDOW_S = 28.0   # Whisper's window is 30 s; keep a margin
+PACK_GAP_S = 1.0       # silence between packed utterances, so words cannot straddle two
+
+
+@dataclass(slots=True)
+class _Job:
+    stream: LocalStream
+    utt: Utterance
+    cut_at: float
 
 
 class LocalStream:
@@ -31,40 +44,50 @@ class LocalStream:
         self._backend = backend
         self.participant = participant
         self.segmenter = Segmenter(vad)
-        self._pending: asyncio.Queue[Utterance | object] = asyncio.Queue()
         self._events: asyncio.Queue[BackendEvent | object] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
+        self.pending = 0
+        self._drained = asyncio.Event()
         self._ended = False
-
-    def start(self) -> None:
-        """Start the decode loop (kept out of __init__ so construction has no side effects)."""
-        self._worker = asyncio.create_task(self._decode_loop(), name=f"local.decode.{self.participant.id}")
+        self._closed = False
 
     async def push_audio(self, pcm: bytes, position_s: float | None = None) -> None:
         """Segment audio; finished utterances queue for decoding at once."""
         if self._ended:
             raise RuntimeError("push_audio after end_input")
         for utt in self.segmenter.push(pcm, position_s):
-            self._pending.put_nowait((utt, time.monotonic()))
+            self._backend.submit(self, utt)
 
     async def end_input(self) -> None:
-        """Flush the last utterance and wait until everything queued is decoded."""
+        """Flush the last utterance and wait until everything queued for this stream is decoded."""
         if self._ended:
             return
         self._ended = True
         for utt in self.segmenter.flush():
-            self._pending.put_nowait((utt, time.monotonic()))
-        self._pending.put_nowait(_END)
-        if self._worker is not None:
-            await asyncio.shield(self._worker)
+            self._backend.submit(self, utt)
+        if self.pending:
+            self._drained.clear()
+            await self._drained.wait()
+        self.close_events()
+
+    def done_one(self, event: BackendEvent | None) -> None:
+        """Called by the backend when one of this stream's utterances is decoded."""
+        self.pending -= 1
+        if event is not None and not self._closed:
+            self._events.put_nowait(event)
+        if self.pending == 0:
+            self._drained.set()
+
+    def close_events(self) -> None:
+        """End ``events()``."""
+        if not self._closed:
+            self._closed = True
+            self._events.put_nowait(_END)
 
     async def aclose(self) -> None:
-        """Stop now, dropping queued utterances."""
+        """Stop now; utterances still queued are dropped."""
         self._ended = True
-        if self._worker is not None and not self._worker.done():
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
-        self._events.put_nowait(_END)
+        self.close_events()
+        self._drained.set()
 
     async def events(self) -> AsyncIterator[BackendEvent]:
         """FINAL events as utterances are decoded; ends after end_input/aclose."""
@@ -75,20 +98,6 @@ class LocalStream:
             assert isinstance(item, BackendEvent)
             yield item
 
-    async def _decode_loop(self) -> None:
-        try:
-            while True:
-                item = await self._pending.get()
-                if item is _END:
-                    return
-                utt, cut_at = item  # type: ignore[misc]
-                event = await self._backend.decode(self.participant.id, utt)
-                self._backend.latencies_s.append(time.monotonic() - cut_at)
-                if event is not None:
-                    self._events.put_nowait(event)
-        finally:
-            self._events.put_nowait(_END)
-
 
 class LocalBackend:
     """The offline backend. Use ``async with`` or call ``aclose``.
@@ -97,6 +106,7 @@ class LocalBackend:
         choice: which recognizer to load.
         vad: segmentation options.
         loader: loads the recognizer (injectable for tests); runs in the worker thread.
+        pack: pack waiting utterances into one decode (needs a recognizer with word timestamps).
     """
 
     name = "local"
@@ -107,16 +117,21 @@ class LocalBackend:
         *,
         vad: VadOptions | None = None,
         loader: Callable[[AsrChoice], tuple[Recognizer, list[str]]] = load_recognizer,
+        pack: bool = True,
     ) -> None:
         self._choice = choice or AsrChoice()
         self._vad = vad or VadOptions()
         self._loader = loader
+        self._pack = pack
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
         self._recognizer: asyncio.Future[tuple[Recognizer, list[str]]] | None = None
         self._streams: list[LocalStream] = []
+        self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
         self.latencies_s: list[float] = []   # utterance cut → final event
-        self.decode_seconds = 0.0
-        self.audio_seconds = 0.0
+        self.decode_seconds = 0.0            # worker thread time spent decoding
+        self.audio_seconds = 0.0             # utterance audio decoded
+        self.decodes = 0
 
     async def _get_recognizer(self) -> tuple[Recognizer, list[str]]:
         if self._recognizer is None:
@@ -132,31 +147,96 @@ class LocalBackend:
     async def open_stream(self, participant: Participant) -> LocalStream:
         """A stream for one participant (the recognizer loads in the background on first use)."""
         stream = LocalStream(self, participant, self._vad)
-        stream.start()
         self._streams.append(stream)
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._decode_loop(), name="local.decode")
         return stream
 
-    async def decode(self, participant_id: str, utt: Utterance) -> BackendEvent | None:
-        """Decode one utterance in the worker thread."""
-        recognizer, _ = await self._get_recognizer()
-        audio = np.frombuffer(utt.pcm, dtype="<i2").astype(np.float32) / 32768.0
-        loop = asyncio.get_running_loop()
-        started = time.perf_counter()
+    def submit(self, stream: LocalStream, utt: Utterance) -> None:
+        """Queue an utterance for decoding."""
+        stream.pending += 1
+        self._jobs.put_nowait(_Job(stream, utt, time.monotonic()))
+
+    async def _decode_loop(self) -> None:
+        while True:
+            batch = [await self._jobs.get()]
+            recognizer, _ = await self._get_recognizer()
+            packable = self._pack and getattr(recognizer, "word_timestamps", False)
+            total = batch[0].utt.end_s - batch[0].utt.start_s
+            while packable and not self._jobs.empty():
+                nxt = self._jobs._queue[0]  # type: ignore[attr-defined]  # peek: asyncio.Queue has no API
+                length = nxt.utt.end_s - nxt.utt.start_s
+                if total + PACK_GAP_S + length > PACK_WINDOW_S:
+                    break
+                batch.append(self._jobs.get_nowait())
+                total += PACK_GAP_S + length
+            batch = [j for j in batch if not j.stream._closed]
+            if not batch:
+                continue
+            try:
+                events = await self._decode(recognizer, batch)
+            except Exception:
+                log.exception("asr.decode_failed", utterances=len(batch))
+                events = [None] * len(batch)
+            now = time.monotonic()
+            for job, event in zip(batch, events, strict=True):
+                self.latencies_s.append(now - job.cut_at)
+                job.stream.done_one(event)
+
+    async def _decode(self, recognizer: Recognizer, batch: list[_Job]) -> list[BackendEvent | None]:
+        gap = np.zeros(int(PACK_GAP_S * SAMPLE_RATE), dtype=np.float32)
+        pieces: list[np.ndarray] = []
+        offsets: list[float] = []
+        at = 0.0
+        for job in batch:
+            audio = np.frombuffer(job.utt.pcm, dtype="<i2").astype(np.float32) / 32768.0
+            if pieces:
+                pieces.append(gap)
+                at += PACK_GAP_S
+            offsets.append(at)
+            pieces.append(audio)
+            at += len(audio) / SAMPLE_RATE
+        audio = np.concatenate(pieces)
         hints = " ".join(sorted({s.participant.name for s in self._streams if s.participant.name})) or None
-        decoded = await loop.run_in_executor(self._executor, recognizer.decode, audio, hints)
-        self.decode_seconds += time.perf_counter() - started
-        self.audio_seconds += len(audio) / SAMPLE_RATE
-        text = decoded.text.strip()
+
+        def work() -> tuple[Decoded, float]:
+            started = time.perf_counter()
+            return recognizer.decode(audio, hints), time.perf_counter() - started
+
+        decoded, seconds = await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        self.decode_seconds += seconds
+        self.audio_seconds += sum(len(j.utt.pcm) / 2 / SAMPLE_RATE for j in batch)
+        self.decodes += 1
+        if len(batch) == 1:
+            return [self._event(batch[0], decoded.text, list(decoded.words), 0.0)]
+        # A word belongs to the utterance it ends in, split at the middle of each gap: Whisper often times
+        # the first word after a silence too early (right after the previous word) but still ends it late.
+        events: list[BackendEvent | None] = []
+        bounds = [offsets[i] - PACK_GAP_S / 2 for i in range(1, len(batch))]
+        for i, job in enumerate(batch):
+            lo = bounds[i - 1] if i > 0 else -1e9
+            hi = bounds[i] if i < len(bounds) else 1e9
+            mine = [w for w in decoded.words if lo <= w.end_s < hi]
+            events.append(self._event(job, " ".join(w.text for w in mine), mine, offsets[i]))
+        return events
+
+    def _event(self, job: _Job, text: str, words: list[Word], offset_s: float) -> BackendEvent | None:
+        text = text.strip()
         if not text:
             return None
-        words = tuple(
-            Word(text=w.text, start_s=round(utt.start_s + w.start_s, 3),
-                 end_s=round(utt.start_s + w.end_s, 3), probability=w.probability)
-            for w in decoded.words
+        shift = job.utt.start_s - offset_s
+        lo, hi = job.utt.start_s, job.utt.end_s
+
+        def clamp(t: float) -> float:  # word times outside the utterance are alignment drift
+            return round(min(max(shift + t, lo), hi), 3)
+
+        timed = tuple(
+            Word(text=w.text, start_s=clamp(w.start_s), end_s=clamp(w.end_s), probability=w.probability)
+            for w in words
         )
-        return BackendEvent(kind=EventKind.FINAL, participant_id=participant_id, text=text,
-                            start_s=words[0].start_s if words else utt.start_s,
-                            end_s=words[-1].end_s if words else utt.end_s, words=words)
+        return BackendEvent(kind=EventKind.FINAL, participant_id=job.stream.participant.id, text=text,
+                            start_s=timed[0].start_s if timed else job.utt.start_s,
+                            end_s=timed[-1].end_s if timed else job.utt.end_s, words=timed)
 
     def recognition(self) -> Recognition:
         """Recognizer, warnings and voiced intervals per participant."""
@@ -170,9 +250,12 @@ class LocalBackend:
         return rec
 
     async def aclose(self) -> None:
-        """Stop streams and the worker thread."""
+        """Stop streams, the decode loop and the worker thread."""
         for s in self._streams:
             await s.aclose()
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def __aenter__(self) -> LocalBackend:

@@ -1,0 +1,129 @@
+"""The local backend's moving parts: VAD segmentation on real speech, packing and splitting of decodes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from bot.backends.base import Participant
+from bot.backends.local.models import AsrChoice, Decoded, Recognizer
+from bot.backends.local.stt import LocalBackend
+from bot.backends.local.vad import Segmenter
+from bot.report.model import Word
+from tests.meetings.render import speak
+
+
+def _pcm(audio: np.ndarray) -> bytes:
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def test_vad_cuts_speech_into_utterances_on_the_timeline() -> None:
+    one = speak("Can we start with the budget?", "en-us")
+    two = speak("I will send it by Thursday.", "en-us")
+    silence = np.zeros(16000 * 2, dtype=np.float32)
+    audio = np.concatenate([silence, one, silence, two, silence[:8000]])
+    seg = Segmenter()
+    utts = []
+    for i in range(0, len(audio), 320):  # 20 ms chunks, as the bridge delivers them
+        utts += seg.push(_pcm(audio[i : i + 320]))
+    utts += seg.flush()
+    assert len(utts) == 2
+    first_start = 2.0
+    second_start = 2.0 + len(one) / 16000 + 2.0
+    assert abs(utts[0].start_s - first_start) < 0.35 and abs(utts[1].start_s - second_start) < 0.35
+    assert utts[0].end_s < second_start
+    assert len(seg.voiced) >= 2 and seg.voiced[0][0] >= first_start - 0.1
+
+
+def test_position_jumps_are_silence() -> None:
+    seg = Segmenter()
+    speech = _pcm(speak("Hello there, everyone.", "en-us"))
+    utts = seg.push(speech, 0.0) + seg.push(speech, 30.0) + seg.flush()
+    assert [round(u.start_s) for u in utts] == [0, 30]
+
+
+class ScriptedRecognizer:
+    """Answers each decode with words at the times the audio's loud parts are (a stand-in for Whisper's
+    word alignment, including its habit of timing a first word too early)."""
+
+    name = "scripted"
+    word_timestamps = True
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def decode(self, audio: np.ndarray, hints: str | None = None) -> Decoded:
+        self.calls.append(len(audio) / 16000)
+        loud = np.flatnonzero(np.abs(audio) > 0.1)
+        words, start = [], None
+        for n, i in enumerate(loud):
+            if start is None:
+                start = i
+            if n + 1 == len(loud) or loud[n + 1] - i > 1600:
+                words.append((start / 16000, i / 16000))
+                start = None
+        out = []
+        for k, (a, b) in enumerate(words):
+            # the first word of every later utterance is timed early, right after the previous word
+            early = out[-1].end_s + 0.05 if out and k > 0 else a
+            out.append(Word(text=f"w{k}", start_s=round(min(a, early), 3), end_s=round(b, 3)))
+        return Decoded(text=" ".join(w.text for w in out), words=tuple(out))
+
+
+def _loader(recognizer: Recognizer):  # type: ignore[no-untyped-def]
+    return lambda choice: (recognizer, [])
+
+
+async def test_waiting_utterances_are_packed_and_split_back() -> None:
+    rec = ScriptedRecognizer()
+    backend = LocalBackend(AsrChoice(), loader=_loader(rec))
+    await backend.prepare()
+    people = [Participant("a", "Ann"), Participant("b", "Bo")]
+    streams = [await backend.open_stream(p) for p in people]
+    tone = 0.5 * np.sin(2 * np.pi * 300 * np.arange(16000) / 16000).astype(np.float32)
+    quiet = np.zeros(16000, dtype=np.float32)
+    # each person: 1 s of "speech" at their own time, pushed at once so both utterances wait together
+    for k, stream in enumerate(streams):
+        audio = np.concatenate([quiet] * (1 + 3 * k) + [tone, quiet, quiet])
+        await stream.push_audio(_pcm(audio), 0.0)
+    events: dict[str, list] = {p.id: [] for p in people}
+
+    async def read(stream):  # type: ignore[no-untyped-def]
+        async for e in stream.events():
+            events[stream.participant.id].append(e)
+
+    readers = [asyncio.create_task(read(s)) for s in streams]
+    await asyncio.gather(*(s.end_input() for s in streams))
+    await asyncio.gather(*readers)
+    await backend.aclose()
+    assert [len(v) for v in events.values()] == [1, 1]
+    (ann,), (bo,) = events.values()
+    assert ann.participant_id == "a" and bo.participant_id == "b"
+    assert 0.7 <= ann.start_s <= 1.1 and 3.7 <= bo.start_s <= 4.1  # on the meeting timeline, clamped
+    assert rec.calls and len(rec.calls) <= 2
+
+
+@pytest.mark.asr
+async def test_whisper_decodes_a_pack_like_single_utterances(tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_replay import _backend
+
+    backend = _backend(tmp_path_factory)
+    await backend.prepare()
+    lines = {"a": "Can we start with the budget?", "b": "I will call them tomorrow."}
+    streams = {k: await backend.open_stream(Participant(k, k)) for k in lines}
+    for k, text in lines.items():
+        await streams[k].push_audio(_pcm(np.concatenate([speak(text, "en-us"), np.zeros(16000, np.float32)])))
+    texts = {}
+
+    async def read(k):  # type: ignore[no-untyped-def]
+        texts[k] = " ".join([e.text async for e in streams[k].events()])
+
+    readers = [asyncio.create_task(read(k)) for k in streams]
+    await asyncio.gather(*(s.end_input() for s in streams.values()))
+    await asyncio.gather(*readers)
+    await backend.aclose()
+    assert backend.decodes == 1  # both waited, so one decode served both
+    assert "budget" in texts["a"].lower() and "tomorrow" in texts["b"].lower()
+    assert "tomorrow" not in texts["a"].lower() and "budget" not in texts["b"].lower()
