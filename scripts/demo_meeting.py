@@ -1,11 +1,12 @@
-"""A local demo meeting: three espeak-ng speakers in the fake Jitsi room, recorded by `jitsi-bot join`."""
+"""A local demo meeting: three espeak-ng speakers in the fake Jitsi room, recorded and transcribed by
+`jitsi-bot join` with the offline backend."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import subprocess
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -14,24 +15,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.doubles.fake_room import FakeJitsiRoom  # noqa: E402
-
-DIALOGUE = [
-    ("alice", "Alice", "en-us+f3", "Good morning everyone. Can we review the launch plan today?"),
-    ("bob", "Bob", "en-gb+m3", "Sure. I will send the budget to finance by Thursday."),
-    ("carol", "Carol", "en-us+f4", "Great. Bob, can you also book the venue? Let's meet again next week."),
-]
-
-
-def speak(text: str, voice: str, path: Path) -> None:
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text], check=True)
+from tests.meetings.launch_review import MEETING  # noqa: E402
+from tests.meetings.render import render  # noqa: E402
 
 
 async def main() -> int:
     out = Path(os.environ.get("DEMO_OUT", ROOT / "out" / "demo"))
+    shutil.rmtree(out, ignore_errors=True)  # the demo's own folder: start clean
     with tempfile.TemporaryDirectory() as tmp:
         media = Path(tmp)
-        for pid, _, voice, text in DIALOGUE:
-            speak(text, voice, media / f"{pid}.wav")
+        print("demo: speaking the meeting with espeak-ng…", flush=True)
+        paths, spans = render(MEETING, media)
         async with FakeJitsiRoom(media_dir=media) as room:
             print(f"demo: meeting room at {room.url()}", flush=True)
             env = {**os.environ, "BOT_MEETING__EMPTY_GRACE_S": "3",
@@ -39,19 +33,28 @@ async def main() -> int:
             bot = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "join", room.url(), "--out", str(out), env=env)
             await room.wait_event("bot_joined", timeout=60)
-            print("demo: the bot joined; three people speak in turn", flush=True)
-            for pid, name, _, _ in DIALOGUE:
-                await room.add_participant(pid, name, wav=f"{pid}.wav", loop=False)
-                await asyncio.sleep(5)
-            for pid, _, _, _ in DIALOGUE:
-                await room.remove_participant(pid)
-            print("demo: everyone left; the bot leaves after its grace period", flush=True)
+            print(f"demo: the bot joined; {', '.join(MEETING.voices)} talk for {spans[-1][2]:.0f} s", flush=True)
+            # Each file is one person's side of the meeting on a shared timeline: start them together.
+            await asyncio.gather(*(room.add_participant(p.stem.lower(), p.stem, wav=p.name, loop=False)
+                                   for p in paths))
+            await asyncio.sleep(spans[-1][2] + 1.5)
+            for p in paths:
+                await room.remove_participant(p.stem.lower())
+            print("demo: everyone left; the bot leaves after its grace period and writes the report", flush=True)
             code = await bot.wait()
-    meeting = json.loads((out / "meeting.json").read_text())
-    print(f"\ndemo: bot exited {code} ({meeting['end_reason']}), joined in {meeting['join_s']} s")
-    for wav in sorted((out / "audio").glob("*.wav")):
-        print(f"  {wav}")
-    print(f"  {out / 'meeting.json'}")
+    report_file = out / "report.json"
+    if report_file.exists():
+        report = json.loads(report_file.read_text())
+        print(f"\ndemo: {len(report['transcript'])} utterances transcribed with {report['recognizer']}")
+        for item in report["action_items"]:
+            due = f" (due {item['due_date'] or item['due']})" if item["due"] else ""
+            print(f"  action: {item['owner'] or 'team'}: {item['text']}{due}")
+        for q in report["questions"]:
+            print(f"  question from {q['speaker']}: {q['text']}")
+    print(f"\ndemo: bot exited {code}; artifacts in {out}:")
+    for f in sorted(out.rglob("*")):
+        if f.is_file():
+            print(f"  {f}")
     return code
 
 

@@ -127,3 +127,23 @@ async def test_whisper_decodes_a_pack_like_single_utterances(tmp_path_factory) -
     assert backend.decodes == 1  # both waited, so one decode served both
     assert "budget" in texts["a"].lower() and "tomorrow" in texts["b"].lower()
     assert "tomorrow" not in texts["a"].lower() and "budget" not in texts["b"].lower()
+
+
+def test_falls_back_to_pocketsphinx_with_a_warning(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.backends.local.models import SphinxRecognizer, load_recognizer
+
+    recognizer, warnings = load_recognizer(AsrChoice(model=str(tmp_path / "no-such-model"), allow_download=False,
+                                                     cache_dir=tmp_path))
+    assert isinstance(recognizer, SphinxRecognizer)
+    assert warnings and "pocketsphinx" in warnings[0]
+    text = recognizer.decode(speak("hello world", "en-us")).text
+    assert isinstance(text, str)  # pocketsphinx decodes (poorly: ~0.8 WER on espeak speech)
+
+
+def test_packaged_weights_are_verified(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from bot.backends.local import models
+
+    monkeypatch.setattr(models, "PACKAGED_BASE_SHA256", "0" * 64)
+    with pytest.raises(models.ModelUnavailable, match="sha256"):
+        models.packaged_whisper_base(tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing half-joined is left behind
