@@ -35,6 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument("--config", type=Path, help="TOML configuration file (see config.example.toml)")
     join.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
     join.add_argument("--backend", choices=["local"], help="conversation backend (backend)")
+    join.add_argument("--email", action="append", metavar="ADDR", help="email the summary here (email.to); repeatable")
+    join.add_argument("--webhook", metavar="URL", help="POST the report here (webhook.url)")
+
+    dlv = sub.add_parser("deliver", help="send a finished meeting's pending email/webhook deliveries")
+    dlv.add_argument("dir", type=Path, help="the meeting's artifact folder (holding report.json and outbox/)")
+    dlv.add_argument("--config", type=Path, help="TOML configuration file")
+    dlv.add_argument("--email", action="append", metavar="ADDR", help="also email the summary here")
+    dlv.add_argument("--webhook", metavar="URL", help="also POST the report here")
+    dlv.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
 
     rep = sub.add_parser("replay", help="transcribe and analyse recorded audio, one WAV per participant")
     rep.add_argument("wavs", nargs="+", type=Path, help="one WAV per participant, on a shared timeline")
@@ -53,8 +62,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         over.setdefault("meeting", {})["name"] = args.name
     if args.log_level:
         over.setdefault("log", {})["level"] = args.log_level
-    if args.backend:
+    if getattr(args, "backend", None):
         over["backend"] = args.backend
+    if getattr(args, "email", None):
+        over.setdefault("email", {})["to"] = args.email
+    if getattr(args, "webhook", None):
+        over.setdefault("webhook", {})["url"] = args.webhook
     return over
 
 
@@ -84,9 +97,9 @@ async def _join(settings: Settings, url: str, out_dir: Path, meeting_id: str) ->
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-    if result.exit_code == ExitCode.OK:
+    if result.exit_code in (ExitCode.OK, ExitCode.DELIVERY_PENDING):
         print(f"meeting ended ({result.reason.value}); artifacts in {out_dir}")
-    else:
+    if result.exit_code != ExitCode.OK:
         print(f"jitsi-bot: {result.message}", file=sys.stderr)
     return result.exit_code
 
@@ -108,6 +121,32 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+async def _deliver(settings: Settings, meeting_dir: Path) -> int:
+    from bot.delivery.deliver import deliver_pending, enqueue, outbox_for
+    from bot.report.model import Report
+
+    report_file = meeting_dir / "report.json"
+    if not report_file.is_file():
+        print(f"jitsi-bot: {meeting_dir} holds no report.json (not a finished meeting folder)", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        report = Report.model_validate_json(report_file.read_bytes())
+    except ValueError as exc:
+        print(f"jitsi-bot: {report_file} is not a valid report: {str(exc)[:300]}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    # Deliveries configured now and never made are added; delivered ones are recorded and not repeated.
+    outbox = enqueue(report, meeting_dir, settings) if (settings.email.to or settings.webhook.url) \
+        else outbox_for(meeting_dir)
+    pending = await deliver_pending(outbox, settings)
+    for item in pending:
+        print(f"jitsi-bot: still pending: {item.kind} to {item.target} after {item.attempts} attempt(s): "
+              f"{item.last_error}", file=sys.stderr)
+    if pending:
+        return ExitCode.DELIVERY_PENDING
+    print(f"nothing pending for {meeting_dir}")
+    return ExitCode.OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jitsi-bot`` console script."""
     args = build_parser().parse_args(argv)
@@ -119,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log.level, settings.log.format)
     if args.command == "replay":
         return _replay(settings, args)
+    if args.command == "deliver":
+        return asyncio.run(_deliver(settings, args.dir))
     meeting_id = new_meeting_id(args.url)
     out_dir = args.out or settings.output.dir / meeting_id
     with bind_meeting(meeting_id):

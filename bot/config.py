@@ -6,8 +6,10 @@ Only ``bot.__main__`` loads settings; everything else receives the sub-model it 
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tomllib
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,6 +112,66 @@ class AsrSettings(_Section):
         return v.expanduser()
 
 
+class EmailSettings(_Section):
+    """Who gets the summary by email (needs [smtp])."""
+
+    to: list[str] = Field(default_factory=list, description="Recipients; empty: no email.")
+    sender: str = Field("Notetaker <notetaker@localhost>", alias="from", description="The From address.")
+    subject: str = Field("Meeting notes: {title} ({date})", description="Subject; {title} and {date} are filled in.")
+    max_attachment_bytes: int = Field(10 * 1024 * 1024, ge=0, description="Larger attachments are left out.")
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+    @field_validator("to", "sender", mode="after")
+    @classmethod
+    def _addresses(cls, v: list[str] | str) -> list[str] | str:
+        for value in [v] if isinstance(v, str) else v:
+            parsed = getaddresses([value])
+            if "\r" in value or "\n" in value or len(parsed) != 1 or "@" not in parsed[0][1]:
+                raise ValueError(f"not an email address: {value!r}")
+        return v
+
+
+class SmtpSettings(_Section):
+    """The mail server the bot submits through."""
+
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = Field("starttls", description="tls = implicit TLS (port 465).")
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = Field(30, gt=0)
+    ca_file: Path | None = Field(None, description="Trust this CA (PEM) instead of the system store.")
+    validate_certs: bool = True
+
+
+class WebhookSettings(_Section):
+    """Where the report is POSTed, signed per Standard Webhooks."""
+
+    url: str | None = Field(None, description="Receiver URL; empty: no webhook.")
+
+    @field_validator("secret")
+    @classmethod
+    def _whsec(cls, v: SecretStr | None) -> SecretStr | None:
+        raw = v.get_secret_value() if v else ""
+        if raw.startswith("whsec_"):
+            try:
+                base64.b64decode(raw.removeprefix("whsec_"), validate=True)
+            except ValueError:
+                raise ValueError("a whsec_ secret must be base64 after the prefix") from None
+        return v if raw else None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v and not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v or None
+    secret: SecretStr | None = Field(None, description="Signing secret (whsec_<base64> or raw).")
+    timeout_s: float = Field(15, gt=0)
+    max_attempts: int = Field(5, ge=1, le=20)
+
+
 class OutputSettings(_Section):
     """Where artifacts go: ``<dir>/<meeting id>/``."""
 
@@ -135,6 +197,9 @@ class Settings(BaseSettings):
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)  # type: ignore[arg-type]
     backend: Literal["local"] = "local"  # the conversation backend
     asr: AsrSettings = Field(default_factory=AsrSettings)  # type: ignore[arg-type]
+    email: EmailSettings = Field(default_factory=EmailSettings)  # type: ignore[arg-type]
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)  # type: ignore[arg-type]
     output: OutputSettings = Field(default_factory=OutputSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
@@ -181,7 +246,7 @@ def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | N
 
     try:
         # Init values replace whole sub-models, so CLI overrides are merged into the file+env values first.
-        base = _FileSettings().model_dump()
+        base = _FileSettings().model_dump(by_alias=True)
         merged = _deep_merge(base, overrides or {})
         return Settings.model_validate(merged)
     except ValidationError as exc:

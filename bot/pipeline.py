@@ -102,6 +102,11 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber) -> Report:
     for p in result.participants:
         joined, left = facts.presence.get(p.id, (None, None))
         p.joined_s, p.left_s = joined, left
+        p.talk_time_s, p.talk_share = round(p.talk_time_s, 3), round(p.talk_share, 4)
+        p.sentiment = round(p.sentiment, 4)
+    a = result.analytics
+    for name in ("duration_s", "talk_s", "silence_s", "overlap_s", "talk_pct", "silence_pct", "overlap_pct"):
+        setattr(a, name, round(getattr(a, name), 3))  # float noise from interval sums is not information
     ended = facts.started_at.timestamp() + facts.duration_s
     meeting = MeetingInfo(
         id=facts.id, url=facts.url, room=facts.room, title=facts.title, started_at=facts.started_at,

@@ -221,7 +221,26 @@ class MeetingSession:
             self.recorder.close()
         if self.live is not None:
             await self._write_report(result)
+        if self.report is not None:
+            result = await self._deliver(result)
         return self._finish(result)
+
+    async def _deliver(self, result: SessionResult) -> SessionResult:
+        from bot.delivery.deliver import deliver_report
+
+        assert self.report is not None
+        try:
+            pending = await deliver_report(self.report, self.out_dir, self._settings)
+        except Exception as exc:  # rendering or outbox trouble must not lose the meeting's artifacts
+            log.exception("session.delivery_crashed")
+            pending_msg = f"delivery failed: {type(exc).__name__}: {exc}"
+            return SessionResult(ExitCode.DELIVERY_PENDING, result.reason, pending_msg) \
+                if result.exit_code == ExitCode.OK else result
+        if pending and result.exit_code == ExitCode.OK:
+            what = ", ".join(f"{i.kind} ({i.last_error})" for i in pending)
+            return SessionResult(ExitCode.DELIVERY_PENDING, result.reason,
+                                 f"delivery pending: {what}; retry with: jitsi-bot deliver {self.out_dir}")
+        return result
 
     async def _write_report(self, result: SessionResult) -> None:
         assert self.live is not None and self.recorder is not None

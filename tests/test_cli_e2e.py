@@ -109,3 +109,23 @@ async def test_bad_url_and_bad_config_exit_2(tmp_path: Path) -> None:
         assert ("http(s)" in text) if not env else ("BOT_MEETING__EMPTY_GRACE_S" in text)
 
 
+
+
+async def test_smtp_down_at_the_end_exits_4_and_keeps_the_email(
+    room: FakeJitsiRoom, tmp_path: Path, unused_tcp_port: int
+) -> None:
+    out = tmp_path / "meeting"
+    bot = await _start_bot(room.url(), out, BOT_SMTP__HOST="127.0.0.1", BOT_SMTP__PORT=str(unused_tcp_port),
+                           BOT_SMTP__SECURITY="none", BOT_EMAIL__TO='["team@example.org"]')
+    await room.wait_event("bot_joined", timeout=30)
+    await room.add_participant("ed05", "Ed", tone_hz=500)
+    await asyncio.sleep(2)
+    await room.remove_participant("ed05")
+    _, stderr = await asyncio.wait_for(bot.communicate(), 90)
+    assert bot.returncode == 4, stderr.decode()[-2000:]
+    assert "jitsi-bot deliver" in stderr.decode()
+    items = [p for p in (out / "outbox").iterdir() if p.is_dir()]
+    assert len(items) == 1 and (items[0] / "message.eml").is_file()
+    meta = json.loads((items[0] / "meta.json").read_text())
+    assert meta["attempts"] == 1 and "SMTP" in meta["last_error"]
+    assert (out / "report.json").is_file() and (out / "summary.html").is_file()

@@ -1,0 +1,123 @@
+"""Putting a finished meeting's deliveries in the outbox, and sending what is pending.
+
+Every delivery is written to ``<meeting>/outbox/`` before anything is sent, so a dead SMTP server or
+webhook receiver loses nothing: `jitsi-bot deliver DIR` sends what is still pending later. Item ids are
+deterministic (meeting + destination), and delivered ids are recorded, so nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import structlog
+
+from bot.config import Settings
+from bot.delivery.email import Attachment, build_message, send_message
+from bot.delivery.errors import DeliveryError
+from bot.delivery.outbox import Outbox, OutboxItem
+from bot.delivery.webhook import WebhookSender, webhook_body, webhook_id
+from bot.report.model import Report
+from bot.report.render import render_email, render_html_page, render_markdown
+
+log = structlog.get_logger(__name__)
+
+ATTACHMENTS = (("transcript.txt", "text/plain"), ("transcript.vtt", "text/vtt"), ("report.json", "application/json"))
+
+
+def outbox_for(meeting_dir: Path) -> Outbox:
+    """The outbox of a meeting's artifact folder."""
+    return Outbox(meeting_dir / "outbox")
+
+
+def write_summaries(report: Report, meeting_dir: Path) -> None:
+    """summary.md and summary.html beside report.json."""
+    (meeting_dir / "summary.md").write_text(render_markdown(report), encoding="utf-8")
+    (meeting_dir / "summary.html").write_text(render_html_page(report), encoding="utf-8")
+
+
+def _attachments(meeting_dir: Path, cap: int) -> tuple[list[Attachment], list[str]]:
+    chosen: list[Attachment] = []
+    left_out: list[str] = []
+    total = 0
+    for name, mimetype in ATTACHMENTS:
+        path = meeting_dir / name
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if total + len(data) > cap:
+            left_out.append(name)
+            continue
+        total += len(data)
+        chosen.append(Attachment(name, data, mimetype))
+    return chosen, left_out
+
+
+def _public_target(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…"  # paths and queries of webhook URLs often hold tokens
+
+
+def enqueue(report: Report, meeting_dir: Path, settings: Settings) -> Outbox:
+    """Write the meeting's email and webhook deliveries (as configured) into its outbox."""
+    outbox = outbox_for(meeting_dir)
+    email = settings.email
+    if email.to:
+        attachments, left_out = _attachments(meeting_dir, email.max_attachment_bytes)
+        rendered = render_email(report, subject_template=email.subject, attachments=[a.filename for a in attachments])
+        key = f"{report.meeting.id}\n{','.join(sorted(email.to))}"
+        message = build_message(subject=rendered.subject, text=rendered.text, html=rendered.html,
+                                sender=email.sender, to=email.to, attachments=attachments, message_key=key)
+        if left_out:
+            log.warning("email.attachments_left_out", files=left_out, cap_bytes=email.max_attachment_bytes)
+        item_id = "email-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        envelope = json.dumps({"from": email.sender, "to": email.to}).encode()
+        outbox.put(item_id, "email", f"{len(email.to)} recipient(s)",
+                   {"message.eml": message.as_bytes(), "envelope.json": envelope})
+    hook = settings.webhook
+    if hook.url:
+        request = json.dumps({"url": hook.url}).encode()
+        outbox.put(webhook_id(report.meeting.id, hook.url), "webhook", _public_target(hook.url),
+                   {"body.json": webhook_body(report), "request.json": request})
+    return outbox
+
+
+async def deliver_pending(outbox: Outbox, settings: Settings) -> list[OutboxItem]:
+    """Try every pending item once (each with its own retries); returns what is still pending."""
+    sender: WebhookSender | None = None
+    try:
+        for item in outbox.pending():
+            try:
+                if item.kind == "email":
+                    envelope = json.loads(outbox.read(item, "envelope.json"))
+                    reply = await send_message(outbox.read(item, "message.eml"), envelope["from"], envelope["to"],
+                                               settings.smtp)
+                    outbox.delivered(item, reply[:200])
+                elif item.kind == "webhook":
+                    if settings.webhook.secret is None:
+                        raise DeliveryError("webhook.secret is not set: deliveries are signed", retryable=False)
+                    sender = sender or WebhookSender(settings.webhook)
+                    url = json.loads(outbox.read(item, "request.json"))["url"]
+                    await sender.send(item.id, outbox.read(item, "body.json"), url=url)
+                    outbox.delivered(item)
+                else:
+                    raise DeliveryError(f"unknown outbox item kind {item.kind!r}", retryable=False)
+                log.info("delivery.delivered", kind=item.kind, item=item.id)
+            except DeliveryError as exc:
+                outbox.failed(item, str(exc))
+                log.warning("delivery.failed", kind=item.kind, item=item.id, retryable=exc.retryable,
+                            error=str(exc))
+    finally:
+        if sender is not None:
+            await sender.aclose()
+    return outbox.pending()
+
+
+async def deliver_report(report: Report, meeting_dir: Path, settings: Settings) -> list[OutboxItem]:
+    """At the end of a meeting: summaries on disk, deliveries in the outbox, then one sending pass."""
+    write_summaries(report, meeting_dir)
+    if not (settings.email.to or settings.webhook.url):
+        return []
+    return await deliver_pending(enqueue(report, meeting_dir, settings), settings)
