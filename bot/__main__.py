@@ -19,7 +19,8 @@ import structlog
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.log import bind_meeting, configure_logging
-from bot.session import ExitCode, MeetingSession, new_meeting_id
+from bot.outcome import ExitCode, new_meeting_id
+from bot.session import MeetingSession
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,8 @@ import pytest
 
 from bot.audio import read_wav
 from bot.config import Settings, load_settings
-from bot.session import MeetingSession, SessionResult
+from bot.outcome import SessionResult
+from bot.session import MeetingSession
 from tests.doubles.fake_room import FakeJitsiRoom
 
 # In-page RTCPeerConnection pairs (the fake room's remote participants) need loopback ICE.

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.session import EndReason, ExitCode, MeetingSession, SessionResult
+from bot.outcome import EndReason, ExitCode, SessionResult
+from bot.session import MeetingSession
 from tests.conftest import RunBot, active_windows, dominant_hz, wav_mono
 from tests.doubles.fake_room import FakeJitsiRoom
 

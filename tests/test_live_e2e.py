@@ -11,7 +11,8 @@ import pytest
 
 from bot.backends.local.models import AsrChoice
 from bot.backends.local.stt import LocalBackend
-from bot.session import EndReason, MeetingSession
+from bot.outcome import EndReason
+from bot.session import MeetingSession
 from tests.conftest import bot_settings
 from tests.doubles.fake_room import FakeJitsiRoom
 from tests.meetings.launch_review import MEETING

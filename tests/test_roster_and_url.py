@@ -5,8 +5,8 @@ import pytest
 
 from bot.bridge.protocol import RosterEntry
 from bot.meeting.jitsi import JoinError, JoinFailure, meeting_url
+from bot.outcome import new_meeting_id, room_name, safe_url
 from bot.roster import Roster
-from bot.session import new_meeting_id, room_name, safe_url
 
 
 def test_meeting_url_adds_json_hash_overrides() -> None:
