@@ -147,3 +147,16 @@ def test_packaged_weights_are_verified(tmp_path, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(models.ModelUnavailable, match="sha256"):
         models.packaged_whisper_base(tmp_path)
     assert not any(tmp_path.iterdir())  # nothing half-joined is left behind
+
+
+async def test_a_recognizer_that_cannot_load_ends_streams_with_a_warning() -> None:
+    def broken(choice: AsrChoice):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no model here")
+
+    backend = LocalBackend(AsrChoice(), loader=broken)
+    stream = await backend.open_stream(Participant("a", "Ann"))
+    await stream.push_audio(_pcm(np.concatenate([speak("Hello there everyone.", "en-us"), np.zeros(16000)])))
+    await asyncio.wait_for(stream.end_input(), 10)  # does not hang
+    assert [e async for e in stream.events()] == []
+    assert any("no speech recognizer" in w for w in backend.recognition().warnings)
+    await backend.aclose()

@@ -132,6 +132,7 @@ class LocalBackend:
         self.decode_seconds = 0.0            # worker thread time spent decoding
         self.audio_seconds = 0.0             # utterance audio decoded
         self.decodes = 0
+        self.load_error: str | None = None
 
     async def _get_recognizer(self) -> tuple[Recognizer, list[str]]:
         if self._recognizer is None:
@@ -160,7 +161,17 @@ class LocalBackend:
     async def _decode_loop(self) -> None:
         while True:
             batch = [await self._jobs.get()]
-            recognizer, _ = await self._get_recognizer()
+            try:
+                recognizer, _ = await self._get_recognizer()
+            except Exception as exc:  # no recognizer at all: finish the jobs empty, say so in the report
+                if self.load_error is None:
+                    self.load_error = f"no speech recognizer could be loaded: {str(exc)[:300]}"
+                    log.error("asr.load_failed", error=str(exc)[:300])
+                while not self._jobs.empty():
+                    batch.append(self._jobs.get_nowait())
+                for job in batch:
+                    job.stream.done_one(None)
+                continue
             packable = self._pack and getattr(recognizer, "word_timestamps", False)
             total = batch[0].utt.end_s - batch[0].utt.start_s
             while packable and not self._jobs.empty():
@@ -241,6 +252,8 @@ class LocalBackend:
     def recognition(self) -> Recognition:
         """Recognizer, warnings and voiced intervals per participant."""
         rec = Recognition()
+        if self.load_error:
+            rec.warnings.append(self.load_error + "; the transcript is empty (the WAV files have the audio)")
         if self._recognizer is not None and self._recognizer.done() and not self._recognizer.exception():
             recognizer, warnings = self._recognizer.result()
             rec.recognizer = recognizer.name
