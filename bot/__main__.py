@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "(default: <output.dir>/<meeting id>)")
     join.add_argument("--config", type=Path, help="TOML configuration file (see config.example.toml)")
     join.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
-    join.add_argument("--backend", choices=["local"], help="conversation backend (backend)")
+    join.add_argument("--backend", choices=["local", "symbl"], help="conversation backend (backend)")
     join.add_argument("--email", action="append", metavar="ADDR", help="email the summary here (email.to); repeatable")
     join.add_argument("--webhook", metavar="URL", help="POST the report here (webhook.url)")
 
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("wavs", nargs="+", type=Path, help="one WAV per participant, on a shared timeline")
     rep.add_argument("--names", help="comma-separated display names, in the order of the files")
     rep.add_argument("--title", help="meeting title for the report")
-    rep.add_argument("--backend", choices=["local"], help="conversation backend (backend)")
+    rep.add_argument("--backend", choices=["local", "symbl"], help="conversation backend (backend)")
     rep.add_argument("--out", type=Path, help="folder for the report (default: <output.dir>/replay-<time>)")
     rep.add_argument("--config", type=Path, help="TOML configuration file")
     rep.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")

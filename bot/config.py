@@ -13,7 +13,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -112,6 +112,28 @@ class AsrSettings(_Section):
         return v.expanduser()
 
 
+class SymblSettings(_Section):
+    """The Symbl.ai backend (its public API may be gone: it is never required)."""
+
+    base_url: str = Field("https://api.symbl.ai", description="Symbl API base URL (point at a compatible service).")
+    app_id: str | None = None
+    app_secret: SecretStr | None = None
+    token_in: Literal["header", "query"] = Field("header", description="X-API-KEY header or ?access_token=.")
+    streaming_path: str = "/v1/streaming/{connection_id}"
+    language_code: str = "en-US"
+    confidence_threshold: float = Field(0.5, ge=0.5, le=1.0)
+    no_connection_timeout_s: int = Field(120, ge=0, le=3600)
+    max_retry: int = Field(5, ge=0, le=50)
+    retry_interval_s: float = Field(1.0, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+
 class EmailSettings(_Section):
     """Who gets the summary by email (needs [smtp])."""
 
@@ -195,8 +217,16 @@ class Settings(BaseSettings):
     meeting: MeetingSettings = Field(default_factory=MeetingSettings)  # type: ignore[arg-type]
     browser: BrowserSettings = Field(default_factory=BrowserSettings)  # type: ignore[arg-type]
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)  # type: ignore[arg-type]
-    backend: Literal["local"] = "local"  # the conversation backend
+    backend: Literal["local", "symbl"] = "local"  # the conversation backend
     asr: AsrSettings = Field(default_factory=AsrSettings)  # type: ignore[arg-type]
+    symbl: SymblSettings = Field(default_factory=SymblSettings)  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _backend_ready(self) -> Settings:
+        if self.backend == "symbl" and (self.symbl.app_id is None or self.symbl.app_secret is None):
+            raise ValueError("backend 'symbl' needs symbl.app_id and symbl.app_secret "
+                             "(BOT_SYMBL__APP_ID, BOT_SYMBL__APP_SECRET)")
+        return self
     email: EmailSettings = Field(default_factory=EmailSettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)  # type: ignore[arg-type]
@@ -256,7 +286,10 @@ def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | N
 def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if not err["loc"]:
+            lines.append(str(err["msg"]).removeprefix("Value error, "))
+            continue
+        key = ".".join(str(p) for p in err["loc"])
         env = "BOT_" + "__".join(str(p) for p in err["loc"]).upper()
         lines.append(f"{key}: {err['msg']} (TOML key {key} or env {env})")
     return "invalid configuration:\n  " + "\n  ".join(lines)

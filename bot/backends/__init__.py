@@ -16,4 +16,8 @@ def create_backend(settings: Settings) -> ConversationBackend:
         choice = AsrChoice(model=a.model, language=a.language, cpu_threads=a.cpu_threads,
                            cache_dir=a.cache_dir, allow_download=a.allow_download, engine=a.engine)
         return LocalBackend(choice)
+    if settings.backend == "symbl":
+        from bot.backends.symbl.backend import SymblBackend
+
+        return SymblBackend(settings.symbl)
     raise ValueError(f"unknown backend {settings.backend!r}")

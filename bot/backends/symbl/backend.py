@@ -1,0 +1,82 @@
+"""SymblBackend: a Symbl streaming connection per participant, one connection id per meeting."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+import aiohttp
+import structlog
+
+from bot.backends.base import ConnectOptions, Participant, Recognition
+from bot.backends.symbl.auth import TokenManager
+from bot.backends.symbl.stream import StreamOptions, SymblStream
+from bot.config import SymblSettings
+
+log = structlog.get_logger(__name__)
+
+
+class SymblBackend:
+    """The Symbl backend (ConversationBackend).
+
+    Args:
+        settings: base URL, credentials and streaming options.
+        meeting_title: sent in every start_request.
+        http: an aiohttp session to use (owned by the caller); one is created and owned otherwise.
+    """
+
+    name = "symbl"
+
+    def __init__(self, settings: SymblSettings, *, meeting_title: str | None = None,
+                 http: aiohttp.ClientSession | None = None) -> None:
+        if settings.app_id is None or settings.app_secret is None:
+            raise ValueError("the symbl backend needs symbl.app_id and symbl.app_secret "
+                             "(BOT_SYMBL__APP_ID, BOT_SYMBL__APP_SECRET)")
+        self._settings = settings
+        self._title = meeting_title
+        self._http = http
+        self._own_http = http is None
+        self._tokens: TokenManager | None = None
+        self.connection_id = str(uuid.uuid4())
+        self.streams: list[SymblStream] = []
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    async def open_stream(self, participant: Participant) -> SymblStream:
+        """Open a participant's streaming connection (it connects in the background)."""
+        s = self._settings
+        assert s.app_id is not None and s.app_secret is not None
+        if self._tokens is None:
+            self._tokens = TokenManager(s.base_url, s.app_id, s.app_secret, session=self._session())
+        parts = urlsplit(s.base_url)
+        ws_scheme = "wss" if parts.scheme == "https" else "ws"
+        options = StreamOptions(
+            ws_base=f"{ws_scheme}://{parts.netloc}", path=s.streaming_path, token_in=s.token_in,
+            language_code=s.language_code, confidence_threshold=s.confidence_threshold,
+            meeting_title=self._title, no_connection_timeout_s=s.no_connection_timeout_s,
+            connect=ConnectOptions(max_retry=s.max_retry, retry_interval_s=s.retry_interval_s),
+        )
+        stream = SymblStream(participant, self.connection_id, self._tokens, self._session(), options)
+        stream.start()
+        self.streams.append(stream)
+        return stream
+
+    def recognition(self) -> Recognition:
+        """Which service transcribed, and which streams failed."""
+        host = urlsplit(self._settings.base_url).netloc
+        rec = Recognition(recognizer=f"Symbl streaming API ({host})")
+        for s in self.streams:
+            if s.error is not None:
+                rec.warnings.append(f"Symbl streaming failed for participant {s.participant.id}: {s.error}")
+        return rec
+
+    async def aclose(self) -> None:
+        """Close every stream and the HTTP session if this backend owns it."""
+        for s in self.streams:
+            await s.aclose()
+        if self._own_http and self._http is not None:
+            await self._http.close()
+            self._http = None

@@ -1,0 +1,144 @@
+"""The Symbl backend against the protocol double: per-speaker streams, frames, resume after a drop, auth."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from bot.backends.base import BackendEvent, EventKind, Participant
+from bot.backends.symbl.backend import SymblBackend
+from bot.config import load_settings
+from tests.doubles.symbl import SymblDouble
+from tests.test_symbl_double import ACTION_HZ, HELLO_HZ, PHRASES, QUESTION_HZ, ToneRecognizer, pcm, silence, tone
+
+
+def _backend(double: SymblDouble, **symbl: object) -> SymblBackend:
+    values = {"base_url": double.base_url, "app_id": double.app_id, "app_secret": double.app_secret,
+              "retry_interval_s": 0.05, **symbl}
+    return SymblBackend(load_settings(None, {"symbl": values}).symbl, meeting_title="Weekly")
+
+
+def _plain(text: str) -> str:
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
+
+
+def _speech(*tones: float) -> bytes:
+    parts = [silence(0.3)]
+    for hz in tones:
+        parts += [tone(hz, 1.2), silence(1.2)]
+    return pcm(np.concatenate(parts))
+
+
+async def _run(backend: SymblBackend, talk: dict[Participant, bytes], chunk_s: float = 0.1) -> list[BackendEvent]:
+    events: list[BackendEvent] = []
+    streams = {p: await backend.open_stream(p) for p in talk}
+
+    async def read(stream) -> None:  # type: ignore[no-untyped-def]
+        async for e in stream.events():
+            events.append(e)
+
+    readers = [asyncio.create_task(read(s)) for s in streams.values()]
+    step = int(chunk_s * 16000) * 2
+    longest = max(len(a) for a in talk.values())
+    for offset in range(0, longest, step):
+        for p, audio in talk.items():
+            if offset < len(audio):
+                await streams[p].push_audio(audio[offset : offset + step], offset / 32000)
+        await asyncio.sleep(0.005)
+    await asyncio.gather(*(s.end_input() for s in streams.values()))
+    await asyncio.gather(*readers)
+    return events
+
+
+def _finals(events: list[BackendEvent], pid: str) -> str:
+    """Final text of one participant, lowercase without punctuation (Symbl punctuates)."""
+    text = " ".join(e.text for e in events if e.kind is EventKind.FINAL and e.participant_id == pid)
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
+
+
+async def test_each_participant_streams_as_its_own_speaker() -> None:
+    async with SymblDouble(ToneRecognizer()) as double:
+        backend = _backend(double)
+        ann, bob = Participant("ann1", "Ann"), Participant("bob2", "Bob")
+        events = await _run(backend, {ann: _speech(HELLO_HZ, QUESTION_HZ), bob: _speech(ACTION_HZ)})
+        await backend.aclose()
+        assert _plain(PHRASES[HELLO_HZ]) in _finals(events, "ann1")
+        assert _plain(PHRASES[QUESTION_HZ]) in _finals(events, "ann1")
+        assert _plain(PHRASES[ACTION_HZ]) in _finals(events, "bob2") and "hello" not in _finals(events, "bob2")
+        assert double.max_frame_size <= 8192 and double.early_audio_bytes == 0
+        speakers = [r["speaker"] for r in double.start_requests]
+        assert {s["userId"] for s in speakers} == {"ann1", "bob2"} and all("@" not in s["name"] for s in speakers)
+        assert len(double.conversation_ids(backend.connection_id)) == 1  # one conversation, one connection id
+        labels = {e.label for e in events if e.kind is EventKind.INSIGHT}
+        assert "question" in labels
+
+
+async def test_a_dropped_socket_loses_no_words() -> None:
+    async with SymblDouble(ToneRecognizer(), drop_after_frames=12) as double:
+        backend = _backend(double)
+        ann = Participant("ann1", "Ann")
+        events = await _run(backend, {ann: _speech(HELLO_HZ, QUESTION_HZ, ACTION_HZ)})
+        await backend.aclose()
+        said = _finals(events, "ann1")
+        for hz in (HELLO_HZ, QUESTION_HZ, ACTION_HZ):
+            assert _plain(PHRASES[hz]) in said, said
+        assert backend.streams[0].connections == 2
+        assert backend.recognition().warnings == []
+
+
+@pytest.mark.parametrize("where", ["token", "socket"])
+async def test_bad_credentials_fail_fast_with_a_clear_message(where: str) -> None:
+    async with SymblDouble(ToneRecognizer()) as double:
+        if where == "socket":
+            double.ws_fail_with = 401
+        backend = _backend(double, app_secret="wrong-secret" if where == "token" else double.app_secret)
+        ann = Participant("ann1", "Ann")
+        events = await asyncio.wait_for(_run(backend, {ann: _speech(HELLO_HZ)}), 20)
+        await backend.aclose()
+        assert not [e for e in events if e.kind is EventKind.FINAL]
+        (warning,) = backend.recognition().warnings
+        assert "symbl.app_id" in warning or "symbl.app_secret" in warning
+        assert "wrong-secret" not in warning
+        ws_attempts = [c for c in double.calls if "/v1/" in c.path and c.method == "GET"]
+        assert len(ws_attempts) <= 1  # no reconnect loop on a refused token
+
+
+async def test_token_in_query_is_a_fallback() -> None:
+    async with SymblDouble(ToneRecognizer()) as double:
+        backend = _backend(double, token_in="query")
+        await _run(backend, {Participant("ann1", "Ann"): _speech(HELLO_HZ)})
+        await backend.aclose()
+        assert set(double.auth_methods) == {"query"}
+
+
+@pytest.mark.asr
+async def test_replay_with_the_symbl_backend(tmp_path, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+    import sys
+
+    from bot.backends.local.models import AsrChoice, load_recognizer
+    from tests.meetings.launch_review import MEETING
+    from tests.meetings.render import render, wer, words
+
+    paths, _ = render(MEETING, tmp_path / "wavs")
+    cache = tmp_path_factory.getbasetemp() / "asr-cache"
+    recognizer, _ = await asyncio.to_thread(load_recognizer, AsrChoice(cache_dir=cache, allow_download=False))
+    async with SymblDouble(recognizer) as double:
+        env = {**os.environ, "BOT_BACKEND": "symbl", "BOT_SYMBL__BASE_URL": double.base_url,
+               "BOT_SYMBL__APP_ID": double.app_id, "BOT_SYMBL__APP_SECRET": double.app_secret}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "replay", *map(str, paths), "--out", str(tmp_path / "out"), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 240)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        assert double.max_frame_size <= 8192 and double.early_audio_bytes == 0
+        assert double.app_secret not in err.decode()
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["backend"] == "symbl" and report["recognizer"].startswith("Symbl")
+    assert {s["name"] for s in report["transcript"]} == set(MEETING.voices)
+    reference = [w for line in MEETING.lines for w in words(line.text)]
+    hypothesis = [w for seg in report["transcript"] for w in words(seg["text"])]
+    assert wer(reference, hypothesis) <= 0.2
