@@ -45,7 +45,7 @@ class LiveTranscription:
             who = Participant(item.participant_id, item.display_name)
             await self.transcriber.push(who, item.pcm, item.position_s)
 
-    async def finish(self, facts: MeetingFacts, out_dir: Path) -> Report | None:
+    async def finish(self, facts: MeetingFacts, out_dir: Path, audio: dict[str, Path] | None = None) -> Report | None:
         """Drain what capture delivered, finish the streams and write the report files."""
         self._stopping = True
         if self._task is not None:
@@ -55,7 +55,7 @@ class LiveTranscription:
                 log.exception("live.feed_failed")
                 facts.errors.append("live transcription failed; the transcript may be incomplete")
         try:
-            return await finish_meeting(facts, self.transcriber, out_dir)
+            return await finish_meeting(facts, self.transcriber, out_dir, audio)
         except Exception as exc:
             log.exception("live.report_failed")
             facts.errors.append(f"report failed: {type(exc).__name__}")

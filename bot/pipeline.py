@@ -52,8 +52,11 @@ class Transcriber:
         async for event in stream.events():
             self.events.append(event)
 
-    async def finish(self) -> list[BackendEvent]:
-        """End every stream gracefully (bounded), then return all events."""
+    async def finish(self, audio: dict[str, Path] | None = None) -> list[BackendEvent]:
+        """End every stream gracefully (bounded), recover failed ones, and return all events.
+
+        ``audio`` (participant id -> WAV) lets the backend transcribe participants whose stream failed.
+        """
         try:
             async with asyncio.timeout(self.end_timeout_s):
                 await asyncio.gather(*(s.end_input() for s in self._streams.values()))
@@ -63,6 +66,12 @@ class Transcriber:
                                "the transcript is incomplete")
             log.error("transcriber.finish_timeout", timeout_s=self.end_timeout_s)
             await self.aclose()
+        if audio:
+            try:
+                self.events.extend(await self.backend.recover(audio))
+            except Exception as exc:  # recovery is best effort: the WAV files keep the audio
+                log.exception("transcriber.recover_failed")
+                self.failed.append(f"recovering failed streams failed: {type(exc).__name__}")
         return self.events
 
     async def aclose(self) -> None:
@@ -121,9 +130,11 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber) -> Report:
     )
 
 
-async def finish_meeting(facts: MeetingFacts, transcriber: Transcriber, out_dir: Path) -> Report:
+async def finish_meeting(
+    facts: MeetingFacts, transcriber: Transcriber, out_dir: Path, audio: dict[str, Path] | None = None
+) -> Report:
     """End transcription, build the report and write report.json, transcript.txt and transcript.vtt."""
-    await transcriber.finish()
+    await transcriber.finish(audio)
     report = build_report(facts, transcriber)
     write_report_files(report, out_dir)
     log.info("pipeline.report_written", segments=len(report.transcript), questions=len(report.questions),

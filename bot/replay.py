@@ -117,7 +117,8 @@ async def replay(
             print(f"\rreplay: read {offset / 2 / SAMPLE_RATE:6.0f} / {duration:.0f} s", end="", file=sys.stderr)
     if progress:
         print("\rreplay: decoding the last utterances…          ", file=sys.stderr)
-    report = await finish_meeting(facts, transcriber, out_dir)
+    audio = {t.participant.id: t.path for t in tracks}
+    report = await finish_meeting(facts, transcriber, out_dir, audio)
     await backend.aclose()
     return report
 

@@ -208,7 +208,8 @@ class MeetingSession:
                                   "(the browser's audio thread was starved)")
         if result.exit_code != ExitCode.OK:
             facts.errors.append(f"{result.reason.value}: {result.message}")
-        self.report = await self.live.finish(facts, self.out_dir)
+        audio = {pid: part.file for pid, part in self.recorder.participants.items()}
+        self.report = await self.live.finish(facts, self.out_dir, audio)
 
     async def _run_in_browser(self, browser: BrowserSession, url: str) -> SessionResult:
         page = await browser.start()

@@ -142,3 +142,33 @@ async def test_replay_with_the_symbl_backend(tmp_path, tmp_path_factory) -> None
     reference = [w for line in MEETING.lines for w in words(line.text)]
     hypothesis = [w for seg in report["transcript"] for w in words(seg["text"])]
     assert wer(reference, hypothesis) <= 0.2
+
+
+async def test_a_dead_streaming_api_falls_back_to_async_then_to_local(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import wave
+
+    from bot.backends.local.stt import LocalBackend
+    from bot.replay import replay
+
+    wav = tmp_path / "ann.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(_speech(QUESTION_HZ, ACTION_HZ))
+    tones = ToneRecognizer()
+    for async_works in (True, False):
+        async with SymblDouble(tones, ws_fail_with=500, job_polls=1, async_fail_with=None if async_works else 500) \
+                as double:
+            settings = load_settings(None, {"symbl": {"base_url": double.base_url, "app_id": double.app_id,
+                                                      "app_secret": double.app_secret, "retry_interval_s": 0.01,
+                                                      "max_retry": 1}}).symbl
+            local = lambda: LocalBackend(loader=lambda choice: (tones, []))  # noqa: E731
+            backend = SymblBackend(settings, local_fallback=local, async_poll_s=0.01)
+            report = await replay([wav], backend, tmp_path / f"out-{async_works}", names=["Ann"])
+        said = " ".join(s.text for s in report.transcript).lower()
+        assert "budget" in said and "friday" in said, (async_works, said)
+        warnings = " ".join(report.warnings)
+        assert "Symbl streaming failed" in warnings
+        assert ("Async API" in warnings) and (("local backend" in warnings) is not async_works)
+        assert double.app_secret not in report.model_dump_json()

@@ -9,15 +9,19 @@ from bot.config import Settings
 def create_backend(settings: Settings) -> ConversationBackend:
     """The backend named by ``settings.backend``; heavy libraries load only here."""
     if settings.backend == "local":
-        from bot.backends.local.models import AsrChoice
-        from bot.backends.local.stt import LocalBackend
-
-        a = settings.asr
-        choice = AsrChoice(model=a.model, language=a.language, cpu_threads=a.cpu_threads,
-                           cache_dir=a.cache_dir, allow_download=a.allow_download, engine=a.engine)
-        return LocalBackend(choice)
+        return _local(settings)
     if settings.backend == "symbl":
         from bot.backends.symbl.backend import SymblBackend
 
-        return SymblBackend(settings.symbl)
+        return SymblBackend(settings.symbl, local_fallback=lambda: _local(settings))
     raise ValueError(f"unknown backend {settings.backend!r}")
+
+
+def _local(settings: Settings) -> ConversationBackend:
+    from bot.backends.local.models import AsrChoice
+    from bot.backends.local.stt import LocalBackend
+
+    a = settings.asr
+    choice = AsrChoice(model=a.model, language=a.language, cpu_threads=a.cpu_threads,
+                       cache_dir=a.cache_dir, allow_download=a.allow_download, engine=a.engine)
+    return LocalBackend(choice)

@@ -11,6 +11,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 import structlog
@@ -133,6 +134,12 @@ class ConversationBackend(Protocol):
 
     def recognition(self) -> Recognition:
         """Recognizer used, warnings, and voiced intervals per participant (after all streams ended)."""
+
+    async def recover(self, audio: dict[str, Path]) -> list[BackendEvent]:
+        """After all streams ended: transcript events for participants whose stream failed.
+
+        ``audio`` maps participant ids to their recorded WAV files. A backend with nothing to recover returns [].
+        """
 
     async def aclose(self) -> None:
         """Release models, sockets and workers."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import structlog
@@ -261,6 +262,10 @@ class LocalBackend:
         for s in self._streams:
             rec.speech.setdefault(s.participant.id, []).extend(s.segmenter.voiced)
         return rec
+
+    async def recover(self, audio: dict[str, Path]) -> list[BackendEvent]:
+        """Nothing to recover: local streams do not fail over to anything else."""
+        return []
 
     async def aclose(self) -> None:
         """Stop streams, the decode loop and the worker thread."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
 
-from bot.backends.base import ConnectOptions, Participant, Recognition
+from bot.backends.base import BackendEvent, ConnectOptions, ConversationBackend, Participant, Recognition
 from bot.backends.symbl.auth import TokenManager
+from bot.backends.symbl.recovery import AsyncApi, recover
 from bot.backends.symbl.stream import StreamOptions, SymblStream
 from bot.config import SymblSettings
 
@@ -28,7 +31,9 @@ class SymblBackend:
     name = "symbl"
 
     def __init__(self, settings: SymblSettings, *, meeting_title: str | None = None,
-                 http: aiohttp.ClientSession | None = None) -> None:
+                 http: aiohttp.ClientSession | None = None,
+                 local_fallback: Callable[[], ConversationBackend] | None = None,
+                 async_poll_s: float = 1.0) -> None:
         if settings.app_id is None or settings.app_secret is None:
             raise ValueError("the symbl backend needs symbl.app_id and symbl.app_secret "
                              "(BOT_SYMBL__APP_ID, BOT_SYMBL__APP_SECRET)")
@@ -37,8 +42,11 @@ class SymblBackend:
         self._http = http
         self._own_http = http is None
         self._tokens: TokenManager | None = None
+        self._local_fallback = local_fallback
+        self._async_poll_s = async_poll_s
         self.connection_id = str(uuid.uuid4())
         self.streams: list[SymblStream] = []
+        self._recovery_warnings: list[str] = []
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
@@ -71,7 +79,21 @@ class SymblBackend:
         for s in self.streams:
             if s.error is not None:
                 rec.warnings.append(f"Symbl streaming failed for participant {s.participant.id}: {s.error}")
+        rec.warnings.extend(self._recovery_warnings)
         return rec
+
+    async def recover(self, audio: dict[str, Path]) -> list[BackendEvent]:
+        """Transcribe participants whose stream failed: Symbl's Async API, then the local backend."""
+        failed = [s.participant for s in self.streams if s.error is not None]
+        if not failed:
+            return []
+        s = self._settings
+        assert s.app_id is not None and s.app_secret is not None
+        tokens = self._tokens or TokenManager(s.base_url, s.app_id, s.app_secret, session=self._session())
+        api = AsyncApi(s.base_url, tokens, self._session(), poll_s=self._async_poll_s)
+        events, warnings = await recover(failed, audio, api, self._local_fallback or _no_local)
+        self._recovery_warnings.extend(warnings)
+        return events
 
     async def aclose(self) -> None:
         """Close every stream and the HTTP session if this backend owns it."""
@@ -80,3 +102,9 @@ class SymblBackend:
         if self._own_http and self._http is not None:
             await self._http.close()
             self._http = None
+
+
+def _no_local() -> ConversationBackend:
+    from bot.backends.local.stt import LocalBackend
+
+    return LocalBackend()
