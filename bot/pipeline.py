@@ -14,7 +14,7 @@ from pathlib import Path
 import structlog
 
 from bot.analysis import AnalysisInput, analyse
-from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, Participant, segments_from
+from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, Participant, PostCall, segments_from
 from bot.report.files import write_report_files
 from bot.report.model import MeetingInfo, Report
 
@@ -98,8 +98,11 @@ class MeetingFacts:
     errors: list[str] = field(default_factory=list)
 
 
-def build_report(facts: MeetingFacts, transcriber: Transcriber) -> Report:
-    """Run the analysers over the transcript and assemble the Report."""
+def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostCall | None = None) -> Report:
+    """Run the analysers over the transcript and assemble the Report.
+
+    ``post_call`` (a backend's own insights) replaces the analysers' summary, topics and insights.
+    """
     backend = transcriber.backend
     recognition = backend.recognition()
     names = dict(transcriber.names)
@@ -121,10 +124,12 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber) -> Report:
         id=facts.id, url=facts.url, room=facts.room, title=facts.title, started_at=facts.started_at,
         ended_at=datetime.fromtimestamp(ended, UTC), duration_s=round(facts.duration_s, 3),
     )
+    own = post_call or PostCall(summary=result.summary, topics=result.topics, questions=result.questions,
+                                action_items=result.action_items, follow_ups=result.follow_ups)
     return Report(
         meeting=meeting, backend=backend.name, recognizer=recognition.recognizer,
-        participants=result.participants, transcript=segments, summary=result.summary, topics=result.topics,
-        questions=result.questions, action_items=result.action_items, follow_ups=result.follow_ups,
+        participants=result.participants, transcript=segments, summary=own.summary, topics=own.topics,
+        questions=own.questions, action_items=own.action_items, follow_ups=own.follow_ups,
         sentiment=result.sentiment, analytics=result.analytics,
         warnings=[*facts.warnings, *recognition.warnings], errors=[*facts.errors, *transcriber.failed],
     )
@@ -135,7 +140,12 @@ async def finish_meeting(
 ) -> Report:
     """End transcription, build the report and write report.json, transcript.txt and transcript.vtt."""
     await transcriber.finish(audio)
-    report = build_report(facts, transcriber)
+    try:
+        post_call = await transcriber.backend.post_call()
+    except Exception:  # the analysers stand in
+        log.exception("pipeline.post_call_failed")
+        post_call = None
+    report = build_report(facts, transcriber, post_call)
     write_report_files(report, out_dir)
     log.info("pipeline.report_written", segments=len(report.transcript), questions=len(report.questions),
              action_items=len(report.action_items), follow_ups=len(report.follow_ups))

@@ -172,3 +172,30 @@ async def test_a_dead_streaming_api_falls_back_to_async_then_to_local(tmp_path) 
         assert "Symbl streaming failed" in warnings
         assert ("Async API" in warnings) and (("local backend" in warnings) is not async_works)
         assert double.app_secret not in report.model_dump_json()
+
+
+async def test_the_report_carries_symbls_own_insights(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import wave
+
+    from bot.replay import replay
+
+    files = []
+    for name, hz in (("ann", QUESTION_HZ), ("bob", ACTION_HZ)):
+        path = tmp_path / f"{name}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(_speech(hz))
+        files.append(path)
+    async with SymblDouble(ToneRecognizer()) as double:
+        report = await replay(files, _backend(double), tmp_path / "out", names=["Ann", "Bob"])
+        secret = double.app_secret
+        fetched = {c.path.rsplit("/", 1)[-1] for c in double.calls if c.path.startswith("/v1/conversations/")}
+    assert {"messages", "questions", "action-items", "follow-ups", "topics", "summary"} <= fetched
+    assert [q.speaker for q in report.questions] == ["Ann"]
+    assert "budget" in report.questions[0].text.lower()
+    (action,) = report.action_items
+    assert action.speaker == "Bob" and action.owner == "Bob" and "friday" in action.text.lower()
+    assert report.topics and all(0 <= t.score <= 1 for t in report.topics)
+    assert secret not in report.model_dump_json()

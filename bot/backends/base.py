@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from bot.report.model import Segment, Word
+from bot.report.model import Insight, Segment, Topic, Word
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -124,6 +124,17 @@ class Recognition:
     speech: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # voiced intervals
 
 
+@dataclass(slots=True)
+class PostCall:
+    """A backend's own post-call intelligence; it replaces the analysers' for these fields."""
+
+    summary: list[str] = field(default_factory=list)
+    topics: list[Topic] = field(default_factory=list)
+    questions: list[Insight] = field(default_factory=list)
+    action_items: list[Insight] = field(default_factory=list)
+    follow_ups: list[Insight] = field(default_factory=list)
+
+
 class ConversationBackend(Protocol):
     """A factory of per-participant streams plus post-call state."""
 
@@ -140,6 +151,9 @@ class ConversationBackend(Protocol):
 
         ``audio`` maps participant ids to their recorded WAV files. A backend with nothing to recover returns [].
         """
+
+    async def post_call(self) -> PostCall | None:
+        """The backend's own insights after the call, or None to use the analysers'."""
 
     async def aclose(self) -> None:
         """Release models, sockets and workers."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import structlog
 
-from bot.backends.base import BackendEvent, EventKind, Participant, Recognition
+from bot.backends.base import BackendEvent, EventKind, Participant, PostCall, Recognition
 from bot.backends.local.models import AsrChoice, Decoded, Recognizer, load_recognizer
 from bot.backends.local.vad import SAMPLE_RATE, Segmenter, Utterance, VadOptions
 from bot.report.model import Word
@@ -266,6 +266,10 @@ class LocalBackend:
     async def recover(self, audio: dict[str, Path]) -> list[BackendEvent]:
         """Nothing to recover: local streams do not fail over to anything else."""
         return []
+
+    async def post_call(self) -> PostCall | None:
+        """None: the pipeline's analysers provide the insights."""
+        return None
 
     async def aclose(self) -> None:
         """Stop streams, the decode loop and the worker thread."""

@@ -10,8 +10,17 @@ from urllib.parse import urlsplit
 import aiohttp
 import structlog
 
-from bot.backends.base import BackendEvent, ConnectOptions, ConversationBackend, Participant, Recognition
+from bot.backends.base import (
+    BackendError,
+    BackendEvent,
+    ConnectOptions,
+    ConversationBackend,
+    Participant,
+    PostCall,
+    Recognition,
+)
 from bot.backends.symbl.auth import TokenManager
+from bot.backends.symbl.insights import conversation_insights
 from bot.backends.symbl.recovery import AsyncApi, recover
 from bot.backends.symbl.stream import StreamOptions, SymblStream
 from bot.config import SymblSettings
@@ -81,6 +90,20 @@ class SymblBackend:
                 rec.warnings.append(f"Symbl streaming failed for participant {s.participant.id}: {s.error}")
         rec.warnings.extend(self._recovery_warnings)
         return rec
+
+    async def post_call(self) -> PostCall | None:
+        """Symbl's own insights for the meeting's conversation (None, with a warning, if unavailable)."""
+        conversation = next((s.conversation_id for s in self.streams if s.conversation_id), None)
+        if conversation is None or self._tokens is None:
+            return None
+        names = {s.participant.id: s.participant.name for s in self.streams}
+        api = AsyncApi(self._settings.base_url, self._tokens, self._session())
+        try:
+            return await conversation_insights(api, conversation, names)
+        except (BackendError, ValueError) as exc:
+            self._recovery_warnings.append(f"Symbl's insights were unavailable ({str(exc)[:200]}); "
+                                           "the bot's own analysers were used")
+            return None
 
     async def recover(self, audio: dict[str, Path]) -> list[BackendEvent]:
         """Transcribe participants whose stream failed: Symbl's Async API, then the local backend."""

@@ -51,6 +51,10 @@ class AsyncApi:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise BackendError(f"{where}: {type(exc).__name__}", retryable=True) from None
 
+    async def get(self, path: str) -> bytes:
+        """An authenticated GET (Conversation API)."""
+        return await self._request("GET", path)
+
     async def transcribe(self, participant: Participant, wav: Path) -> list[BackendEvent]:
         """Upload one participant's WAV, wait for the job, return its messages as FINAL events."""
         body = await asyncio.to_thread(wav.read_bytes)

@@ -23,6 +23,7 @@ from bot.backends.base import BackendError, BackendEvent, ConnectOptions, EventK
 from bot.backends.symbl.auth import TokenManager
 from bot.backends.symbl.models import (
     ConversationCompleted,
+    ConversationCreated,
     ErrorMessage,
     InsightResponse,
     RecognitionResult,
@@ -76,6 +77,7 @@ class SymblStream:
         self._events: asyncio.Queue[BackendEvent | object] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.error: BackendError | None = None
+        self.conversation_id: str | None = None
         self.connections = 0
         self.frames_sent = 0
         self.max_frame = 0
@@ -242,6 +244,8 @@ class SymblStream:
                 continue
             if isinstance(parsed, StartedListening):
                 listening.set()
+            elif isinstance(parsed, ConversationCreated):
+                self.conversation_id = parsed.conversation_id or self.conversation_id
             elif isinstance(parsed, RecognitionResult):
                 self._on_result(parsed, base)
             elif isinstance(parsed, InsightResponse):
