@@ -199,3 +199,47 @@ async def test_the_report_carries_symbls_own_insights(tmp_path) -> None:  # type
     assert action.speaker == "Bob" and action.owner == "Bob" and "friday" in action.text.lower()
     assert report.topics and all(0 <= t.score <= 1 for t in report.topics)
     assert secret not in report.model_dump_json()
+
+
+@pytest.mark.e2e
+async def test_join_with_symbl_keeps_credentials_out_of_the_page(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.meeting.browser import BrowserSession
+    from bot.outcome import EndReason
+    from bot.session import MeetingSession
+    from tests.conftest import TEST_BROWSER_ARGS
+    from tests.doubles.fake_room import FakeJitsiRoom
+
+    browsers: list[BrowserSession] = []
+
+    def factory(*args, **kwargs):  # type: ignore[no-untyped-def]
+        browsers.append(BrowserSession(*args, **kwargs))
+        return browsers[-1]
+
+    async with SymblDouble(ToneRecognizer()) as double, FakeJitsiRoom() as room:
+        settings = load_settings(None, {
+            "backend": "symbl",
+            "symbl": {"base_url": double.base_url, "app_id": double.app_id, "app_secret": double.app_secret},
+            "meeting": {"empty_grace_s": 1.5}, "browser": {"extra_args": TEST_BROWSER_ARGS}})
+        backend = SymblBackend(settings.symbl)
+        session = MeetingSession(settings, room.url(), tmp_path / "out", meeting_id="symbl-live", backend=backend,
+                                 browser_factory=factory)
+        task = asyncio.create_task(session.run())
+        async with asyncio.timeout(30):
+            while session.state != "in_call":
+                await asyncio.sleep(0.05)
+        await room.add_participant("ann1", "Ann", tone_hz=QUESTION_HZ)
+        await asyncio.sleep(3)
+        context = browsers[0].context
+        assert context is not None
+        page = context.pages[0]
+        seen = await page.content() + await page.evaluate(
+            "() => JSON.stringify(Object.keys(window)) + JSON.stringify(localStorage) + document.cookie")
+        for secret in (double.app_secret, double.app_id):
+            assert secret not in seen and secret not in page.url
+        await room.remove_participant("ann1")
+        result = await asyncio.wait_for(task, 60)
+    assert result.reason is EndReason.ROOM_EMPTY
+    report = (tmp_path / "out" / "report.json").read_text()
+    assert '"backend": "symbl"' in report and "budget" in report.lower()
+    assert double.app_secret not in report
+    assert all(double.app_secret not in p.read_text(errors="ignore") for p in (tmp_path / "out").rglob("*.json"))
