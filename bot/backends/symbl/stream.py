@@ -89,6 +89,8 @@ class SymblStream:
     # ---- BackendStream -------------------------------------------------------------------------------
     async def push_audio(self, pcm: bytes, position_s: float | None = None) -> None:
         """Queue audio in frames of at most ``max_frame_bytes``; a jump in ``position_s`` is remembered."""
+        if self.error is not None or (self._task is not None and self._task.done()):
+            return  # the stream failed for good: the recorded WAV is what recovery will use
         if position_s is not None:
             expected = self._timeline(self._logical_s)
             if abs(position_s - expected) > 0.05:
