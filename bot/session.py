@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from bot.backends.base import ConversationBackend
+from bot.bridge.metrics import Metric
 from bot.bridge.protocol import Conference, ControlMessage, DominantSpeaker, Hello, PageError, Roster
 from bot.bridge.recorder import MeetingRecorder
 from bot.bridge.server import BridgeServer
@@ -69,6 +70,7 @@ class MeetingSession:
         self._backend = backend
         self.live: LiveTranscription | None = None
         self.report: Report | None = None
+        self.delivery_pending = 0
         self._clock = clock
         self._stop = asyncio.Event()
         self._crashed = asyncio.Event()
@@ -144,7 +146,7 @@ class MeetingSession:
             self.live.start()
         bridge = BridgeServer(
             self.recorder, self._on_control, host=self._settings.bridge.host, port=self._settings.bridge.port,
-            max_frame_bytes=self._settings.bridge.max_frame_bytes,
+            max_frame_bytes=self._settings.bridge.max_frame_bytes, metrics=self._metrics,
         )
         result = SessionResult(ExitCode.FAILED, EndReason.ERROR, "ended unexpectedly")
         try:
@@ -169,6 +171,23 @@ class MeetingSession:
             result = await self._deliver(result)
         return self._finish(result)
 
+    def _metrics(self) -> list[Metric]:
+        """Session figures for the bridge's /metrics."""
+        out = [
+            Metric("state", "Lifecycle state of the meeting (1 for the current one)", "gauge", 1,
+                   (("state", self.state),)),
+            Metric("participants", "People in the meeting (bots and hidden participants excluded)", "gauge",
+                   self.roster.humans_present()),
+            Metric("rejoins_total", "Media-watchdog rejoins", "counter", self.rejoins),
+            Metric("delivery_pending", "Email/webhook deliveries still pending", "gauge", self.delivery_pending),
+        ]
+        latencies = getattr(self._backend, "latencies_s", None)
+        if latencies:
+            ordered = sorted(latencies[-500:])
+            out.append(Metric("backend_final_latency_seconds_p95", "Utterance end to final transcript, p95 of the "
+                              "last 500", "gauge", ordered[int(0.95 * (len(ordered) - 1))]))
+        return out
+
     async def _deliver(self, result: SessionResult) -> SessionResult:
         from bot.delivery.deliver import deliver_report
 
@@ -180,6 +199,7 @@ class MeetingSession:
             pending_msg = f"delivery failed: {type(exc).__name__}: {exc}"
             return SessionResult(ExitCode.DELIVERY_PENDING, result.reason, pending_msg) \
                 if result.exit_code == ExitCode.OK else result
+        self.delivery_pending = len(pending)
         if pending and result.exit_code == ExitCode.OK:
             what = ", ".join(f"{i.kind} ({i.last_error})" for i in pending)
             return SessionResult(ExitCode.DELIVERY_PENDING, result.reason,

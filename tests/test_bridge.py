@@ -167,3 +167,29 @@ async def test_server_binds_loopback_on_an_ephemeral_port(tmp_path) -> None:  # 
                 await ws.send_str(_track(0, "p"))
             with pytest.raises(aiohttp.WSServerHandshakeError):
                 await http.ws_connect(server.audio_url.split("?")[0])
+
+
+async def test_metrics_in_prometheus_text_format(aiohttp_client, recorder) -> None:  # type: ignore[no-untyped-def]
+    from bot.bridge.metrics import Metric
+
+    extra = [Metric("participants", "People", "gauge", 3),
+             Metric("state", "State", "gauge", 1, (("state", 'in"call'),))]
+    client = await aiohttp_client(create_app(recorder, lambda c, m: None, token=TOKEN, metrics=lambda: extra))
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(_track(0, "aa11"))
+    await ws.send_bytes(encode_frame(0, 0, ORIGIN_MS, _pcm(1)))
+    await ws.send_bytes(encode_frame(0, 3, ORIGIN_MS + 60, _pcm(1)))
+    await ws.send_bytes(b"junk")
+    resp = await client.get("/metrics")
+    text = await resp.text()
+    await ws.close()
+    assert resp.status == 200 and resp.content_type == "text/plain"
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    values = dict(line.rsplit(" ", 1) for line in lines)
+    assert values["jitsi_bot_audio_samples_total"] == "640"
+    assert values["jitsi_bot_audio_gap_frames_total"] == "2"
+    assert values['jitsi_bot_refused_total{what="frame"}'] == "1"
+    assert values["jitsi_bot_participants"] == "3"
+    assert values['jitsi_bot_state{state="in\\"call"}'] == "1"
+    assert text.count("# TYPE jitsi_bot_refused_total counter") == 1
+    assert TOKEN not in text

@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -111,6 +112,14 @@ async def test_kicked_mid_call_keeps_the_audio(room: FakeJitsiRoom, run_bot: Run
     await _in_call(session)
     await room.add_participant("eve05", "Eve", tone_hz=600)
     await asyncio.sleep(2)
+    assert session.bridge is not None
+    async with aiohttp.ClientSession() as http:  # what a container's health check and Prometheus see
+        async with http.get(f"{session.bridge.base_url}/healthz") as resp:
+            assert resp.status == 200
+        async with http.get(f"{session.bridge.base_url}/metrics") as resp:
+            metrics = await resp.text()
+    assert 'jitsi_bot_state{state="in_call"} 1' in metrics and "jitsi_bot_participants 1" in metrics
+    assert "jitsi_bot_tracks_active 1" in metrics
     await room.kick_bot()
     result = await _result(task)
     assert result.reason is EndReason.KICKED and result.exit_code is ExitCode.OK

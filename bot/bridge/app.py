@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bot.bridge.metrics import Metric, MetricsSource, render
 from bot.bridge.protocol import (
     ControlMessage,
     ProtocolError,
@@ -44,6 +45,7 @@ class BridgeState:
     recorder: MeetingRecorder
     on_control: ControlHandler
     max_frame_bytes: int
+    metrics: MetricsSource | None = None
     counters: BridgeCounters = field(default_factory=BridgeCounters)
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
     conn_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -58,6 +60,7 @@ def create_app(
     *,
     token: str | None = None,
     max_frame_bytes: int = 16384,
+    metrics: MetricsSource | None = None,
 ) -> web.Application:
     """Build the bridge application.
 
@@ -66,6 +69,7 @@ def create_app(
         on_control: called with (connection number, message) for every valid control message.
         token: the secret a page must present as ``?token=``; random when omitted.
         max_frame_bytes: larger WebSocket messages close the connection (1009) per aiohttp.
+        metrics: the session's figures for ``/metrics`` (the bridge adds its own).
     """
     app = web.Application()
     app[STATE] = BridgeState(
@@ -73,9 +77,11 @@ def create_app(
         recorder=recorder,
         on_control=on_control,
         max_frame_bytes=max_frame_bytes,
+        metrics=metrics,
     )
     app.router.add_get("/audio", _audio)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -83,6 +89,30 @@ def create_app(
 async def _healthz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return web.json_response({"status": "ok", "connections": len(state.sockets)})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    summary = state.recorder.summary()
+    c = state.counters
+    own = [
+        Metric("page_connections", "Page WebSocket connections now open", "gauge", len(state.sockets)),
+        Metric("audio_samples_total", "Audio samples received", "counter", float(summary["samples"])),  # type: ignore[arg-type]
+        Metric("audio_gap_frames_total", "Audio frames missing by sequence number", "counter",
+               float(summary["gaps"])),  # type: ignore[arg-type]
+        Metric("audio_lost_seconds_total", "Audio the browser never rendered", "counter",
+               state.recorder.lost_ms() / 1000),
+        Metric("tracks_active", "Remote audio tracks being captured", "gauge", state.recorder.active_tracks()),
+        Metric("backend_dropped_frames_total", "Frames the backend could not take in time", "counter",
+               state.recorder.consumer_dropped),
+        Metric("refused_total", "Refused clients and messages", "counter", c.refused_clients, (("what", "client"),)),
+        Metric("refused_total", "Refused clients and messages", "counter", c.malformed_frames, (("what", "frame"),)),
+        Metric("refused_total", "Refused clients and messages", "counter", c.malformed_control,
+               (("what", "control"),)),
+    ]
+    extra = state.metrics() if state.metrics is not None else []
+    return web.Response(text=render([*own, *extra]), content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
 
 
 async def _close_sockets(app: web.Application) -> None:

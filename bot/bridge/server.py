@@ -8,6 +8,7 @@ from types import TracebackType
 from aiohttp import web
 
 from bot.bridge.app import STATE, BridgeCounters, ControlHandler, create_app
+from bot.bridge.metrics import MetricsSource
 from bot.bridge.recorder import MeetingRecorder
 
 
@@ -20,6 +21,7 @@ class BridgeServer:
         host: loopback address to bind.
         port: 0 for an ephemeral port.
         max_frame_bytes: bound on one WebSocket message.
+        metrics: extra figures for ``/metrics``.
     """
 
     def __init__(
@@ -30,9 +32,11 @@ class BridgeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         max_frame_bytes: int = 16384,
+        metrics: MetricsSource | None = None,
     ) -> None:
         self._token = secrets.token_urlsafe(24)
-        self._app = create_app(recorder, on_control, token=self._token, max_frame_bytes=max_frame_bytes)
+        self._app = create_app(recorder, on_control, token=self._token, max_frame_bytes=max_frame_bytes,
+                               metrics=metrics)
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
