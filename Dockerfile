@@ -16,11 +16,15 @@ print(p(Path('/opt/models')))"
 
 RUN useradd --create-home --uid 10001 notetaker && mkdir /out && chown notetaker /out
 USER notetaker
+# The bridge (loopback only) also serves /healthz and /metrics; a fixed port lets the health check find it.
 ENV BOT_OUTPUT__DIR=/out \
     BOT_LOG__FORMAT=json \
+    BOT_BRIDGE__PORT=8765 \
     BOT_ASR__CACHE_DIR=/opt/models \
     BOT_ASR__ALLOW_DOWNLOAD=false
 VOLUME ["/out"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8765/healthz', timeout=4)" || exit 1
 
 ENTRYPOINT ["tini", "--", "jitsi-bot"]
 CMD ["--help"]
