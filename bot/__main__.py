@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument("--email", action="append", metavar="ADDR", help="email the summary here (email.to); repeatable")
     join.add_argument("--webhook", metavar="URL", help="POST the report here (webhook.url)")
 
+    sub.add_parser("demo", help="a local demo meeting (needs a source checkout: it uses the test fake room)")
+
     dlv = sub.add_parser("deliver", help="send a finished meeting's pending email/webhook deliveries")
     dlv.add_argument("dir", type=Path, help="the meeting's artifact folder (holding report.json and outbox/)")
     dlv.add_argument("--config", type=Path, help="TOML configuration file")
@@ -148,9 +150,22 @@ async def _deliver(settings: Settings, meeting_dir: Path) -> int:
     return ExitCode.OK
 
 
+def _demo() -> int:
+    script = Path(__file__).resolve().parent.parent / "scripts" / "demo_meeting.py"
+    if not script.is_file():
+        print("jitsi-bot: the demo needs a source checkout (scripts/demo_meeting.py and tests/doubles); "
+              "run scripts/demo there", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    import subprocess
+
+    return subprocess.call([sys.executable, str(script)])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jitsi-bot`` console script."""
     args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        return _demo()
     try:
         settings = load_settings(args.config, _overrides(args))
     except ConfigError as exc:

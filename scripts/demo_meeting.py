@@ -1,5 +1,5 @@
 """A local demo meeting: three espeak-ng speakers in the fake Jitsi room, recorded and transcribed by
-`jitsi-bot join` with the offline backend."""
+`jitsi-bot join` with the offline backend, which emails the summary to a local SMTP sink (aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -14,9 +15,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from aiosmtpd.controller import Controller  # noqa: E402
+
 from tests.doubles.fake_room import FakeJitsiRoom  # noqa: E402
 from tests.meetings.launch_review import MEETING  # noqa: E402
 from tests.meetings.render import render  # noqa: E402
+
+
+class Sink:
+    """Keeps every message the bot sends."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.messages.append(envelope.content)  # type: ignore[attr-defined]
+        return "250 accepted"
+
+
+def save_email(raw: bytes, out: Path) -> tuple[Path, Path]:
+    """The message as .eml and its HTML part as a file a browser opens."""
+    import email
+    from email import policy
+
+    eml = out / "received-email.eml"
+    eml.write_bytes(raw)
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    html = out / "received-email.html"
+    body = msg.get_body(("html",))  # type: ignore[attr-defined]
+    html.write_text(body.get_content() if body is not None else "", encoding="utf-8")
+    return eml, html
 
 
 async def main() -> int:
@@ -26,10 +54,18 @@ async def main() -> int:
         media = Path(tmp)
         print("demo: speaking the meeting with espeak-ng…", flush=True)
         paths, spans = render(MEETING, media)
+        sink = Sink()
+        with socket.socket() as probe:  # aiosmtpd's Controller needs a concrete port
+            probe.bind(("127.0.0.1", 0))
+            smtp_port = probe.getsockname()[1]
+        smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+        smtp.start()
         async with FakeJitsiRoom(media_dir=media) as room:
-            print(f"demo: meeting room at {room.url()}", flush=True)
+            print(f"demo: meeting room at {room.url()}; SMTP sink on 127.0.0.1:{smtp_port}", flush=True)
             env = {**os.environ, "BOT_MEETING__EMPTY_GRACE_S": "3",
-                   "BOT_BROWSER__EXTRA_ARGS": '["--allow-loopback-in-peer-connection"]'}
+                   "BOT_BROWSER__EXTRA_ARGS": '["--allow-loopback-in-peer-connection"]',
+                   "BOT_EMAIL__TO": '["team@example.org"]', "BOT_EMAIL__FROM": "Notetaker <notetaker@example.org>",
+                   "BOT_SMTP__HOST": "127.0.0.1", "BOT_SMTP__PORT": str(smtp_port), "BOT_SMTP__SECURITY": "none"}
             bot = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "join", room.url(), "--out", str(out), env=env)
             await room.wait_event("bot_joined", timeout=60)
@@ -42,6 +78,7 @@ async def main() -> int:
                 await room.remove_participant(p.stem.lower())
             print("demo: everyone left; the bot leaves after its grace period and writes the report", flush=True)
             code = await bot.wait()
+        smtp.stop()
     report_file = out / "report.json"
     if report_file.exists():
         report = json.loads(report_file.read_text())
@@ -51,6 +88,11 @@ async def main() -> int:
             print(f"  action: {item['owner'] or 'team'}: {item['text']}{due}")
         for q in report["questions"]:
             print(f"  question from {q['speaker']}: {q['text']}")
+    if sink.messages:
+        eml, html = save_email(sink.messages[-1], out)
+        print(f"\ndemo: the SMTP sink received the summary email: {eml} (open {html} in a browser)")
+    else:
+        print("\ndemo: no email reached the SMTP sink (see the outbox in the artifacts)")
     print(f"\ndemo: bot exited {code}; artifacts in {out}:")
     for f in sorted(out.rglob("*")):  # noqa: ASYNC240 - a handful of files, once, at the end
         if f.is_file():

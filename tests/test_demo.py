@@ -1,0 +1,33 @@
+"""scripts/demo as a newcomer runs it: the email reaching the SMTP sink names everyone and lists the actions."""
+
+from __future__ import annotations
+
+import email
+import os
+import subprocess
+import sys
+from email import policy
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asr]
+
+
+def test_demo_meeting_ends_with_the_summary_email_in_the_sink(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo_meeting.py")], cwd=ROOT,
+                          env={**os.environ, "DEMO_OUT": str(out)}, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "the SMTP sink received the summary email" in proc.stdout
+    msg = email.message_from_bytes((out / "received-email.eml").read_bytes(), policy=policy.default)
+    html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    for name in ("Alice", "Bob", "Priya"):
+        assert name in html and name in text
+    # The dialogue's action items, by owner (their wording depends on speech recognition through WebRTC).
+    owners = {line.split("Owner: ")[1].split(" ·")[0].strip() for line in text.splitlines() if "Owner: " in line}
+    assert {"Alice", "Priya", "Bob", "Team"} <= owners, text
+    assert (out / "report.json").is_file() and (out / "received-email.html").is_file()
