@@ -10,6 +10,9 @@ utterance drops with load. A lone utterance is decoded on its own at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -100,6 +103,17 @@ class LocalStream:
             yield item
 
 
+def _lower_priority() -> None:
+    """Run recognition at a lower CPU priority than the browser capturing the meeting.
+
+    On 2 cores Whisper's threads otherwise starve Chromium's audio thread, which then skips audio (measured:
+    0.5% lost over 2 minutes with 4 speakers). Linux threads inherit the nice value of the thread that
+    creates them, so the recognizer's own worker threads, made while loading in this thread, run lower too.
+    """
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted: normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
 class LocalBackend:
     """The offline backend. Use ``async with`` or call ``aclose``.
 
@@ -124,7 +138,7 @@ class LocalBackend:
         self._vad = vad or VadOptions()
         self._loader = loader
         self._pack = pack
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr", initializer=_lower_priority)
         self._recognizer: asyncio.Future[tuple[Recognizer, list[str]]] | None = None
         self._streams: list[LocalStream] = []
         self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
