@@ -52,6 +52,35 @@ class Participant:
     name: str
 
 
+class EventChannel:
+    """The events of one stream: put while open; iteration ends once closed (closing twice is fine)."""
+
+    _END = object()
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[BackendEvent | object] = asyncio.Queue()
+        self.closed = False
+
+    def put(self, event: BackendEvent) -> None:
+        """Add an event (dropped once the channel is closed)."""
+        if not self.closed:
+            self._queue.put_nowait(event)
+
+    def close(self) -> None:
+        """End iteration after what is already queued."""
+        if not self.closed:
+            self.closed = True
+            self._queue.put_nowait(self._END)
+
+    async def __aiter__(self) -> AsyncIterator[BackendEvent]:
+        while True:
+            item = await self._queue.get()
+            if item is self._END:
+                return
+            assert isinstance(item, BackendEvent)
+            yield item
+
+
 class BackendError(Exception):
     """A backend failure; ``retryable`` says whether trying again can help."""
 

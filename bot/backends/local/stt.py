@@ -22,14 +22,13 @@ from pathlib import Path
 import numpy as np
 import structlog
 
-from bot.backends.base import BackendEvent, EventKind, Participant, PostCall, Recognition
+from bot.backends.base import BackendEvent, EventChannel, EventKind, Participant, PostCall, Recognition
 from bot.backends.local.models import AsrChoice, Decoded, Recognizer, load_recognizer
 from bot.backends.local.vad import SAMPLE_RATE, Segmenter, Utterance, VadOptions
 from bot.report.model import Word
 
 log = structlog.get_logger(__name__)
 
-_END = object()
 PACK_WINDOW_S = 28.0   # Whisper's window is 30 s; keep a margin
 PACK_GAP_S = 1.0       # silence between packed utterances, so words cannot straddle two
 
@@ -48,11 +47,10 @@ class LocalStream:
         self._backend = backend
         self.participant = participant
         self.segmenter = Segmenter(vad)
-        self._events: asyncio.Queue[BackendEvent | object] = asyncio.Queue()
+        self._events = EventChannel()
         self.pending = 0
         self._drained = asyncio.Event()
         self._ended = False
-        self._closed = False
 
     async def push_audio(self, pcm: bytes, position_s: float | None = None) -> None:
         """Segment audio; finished utterances queue for decoding at once."""
@@ -76,16 +74,19 @@ class LocalStream:
     def done_one(self, event: BackendEvent | None) -> None:
         """Called by the backend when one of this stream's utterances is decoded."""
         self.pending -= 1
-        if event is not None and not self._closed:
-            self._events.put_nowait(event)
+        if event is not None:
+            self._events.put(event)
         if self.pending == 0:
             self._drained.set()
 
     def close_events(self) -> None:
         """End ``events()``."""
-        if not self._closed:
-            self._closed = True
-            self._events.put_nowait(_END)
+        self._events.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``events()`` has ended (queued utterances of a closed stream are skipped)."""
+        return self._events.closed
 
     async def aclose(self) -> None:
         """Stop now; utterances still queued are dropped."""
@@ -93,14 +94,9 @@ class LocalStream:
         self.close_events()
         self._drained.set()
 
-    async def events(self) -> AsyncIterator[BackendEvent]:
+    def events(self) -> AsyncIterator[BackendEvent]:
         """FINAL events as utterances are decoded; ends after end_input/aclose."""
-        while True:
-            item = await self._events.get()
-            if item is _END:
-                return
-            assert isinstance(item, BackendEvent)
-            yield item
+        return self._events.__aiter__()
 
 
 def _lower_priority() -> None:
@@ -196,7 +192,7 @@ class LocalBackend:
                     break
                 batch.append(self._jobs.get_nowait())
                 total += PACK_GAP_S + length
-            batch = [j for j in batch if not j.stream._closed]
+            batch = [j for j in batch if not j.stream.closed]
             if not batch:
                 continue
             try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import structlog
 
-from bot.backends.base import BackendError, BackendEvent, ConnectOptions, EventKind, Participant
+from bot.backends.base import BackendError, BackendEvent, ConnectOptions, EventChannel, EventKind, Participant
 from bot.backends.symbl.auth import TokenManager
 from bot.backends.symbl.models import (
     ConversationCompleted,
@@ -74,7 +74,7 @@ class SymblStream:
         self._logical_s = 0.0           # seconds of audio pushed so far (the stream's own clock)
         self._sent_until = 0.0          # logical seconds handed to a socket so far
         self._segments: list[tuple[float, float]] = [(0.0, 0.0)]  # (logical s, timeline s) at each jump
-        self._events: asyncio.Queue[BackendEvent | object] = asyncio.Queue()
+        self._events = EventChannel()
         self._task: asyncio.Task[None] | None = None
         self.error: BackendError | None = None
         self.conversation_id: str | None = None
@@ -117,16 +117,11 @@ class SymblStream:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        self._events.put_nowait(_END)
+        self._events.close()
 
-    async def events(self) -> AsyncIterator[BackendEvent]:
+    def events(self) -> AsyncIterator[BackendEvent]:
         """Interim and final transcripts, and insights this participant said."""
-        while True:
-            item = await self._events.get()
-            if item is _END:
-                return
-            assert isinstance(item, BackendEvent)
-            yield item
+        return self._events.__aiter__()
 
     # ---- connection loop -----------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -154,7 +149,7 @@ class SymblStream:
             self.error = exc
             log.error("symbl.stream_failed", participant_id=self.participant.id, error=str(exc))
         finally:
-            self._events.put_nowait(_END)
+            self._events.close()
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
         token = await self._tokens.token()
@@ -268,7 +263,7 @@ class SymblStream:
         end = base + (result.end_s or result.start_s or 0.0)
         kind = EventKind.FINAL if result.is_final else EventKind.INTERIM
         if result.text.strip():
-            self._events.put_nowait(BackendEvent(kind=kind, participant_id=self.participant.id,
+            self._events.put(BackendEvent(kind=kind, participant_id=self.participant.id,
                                                  text=result.text.strip(), start_s=self._timeline(start),
                                                  end_s=self._timeline(end)))
         if result.is_final:  # everything up to here is safely transcribed: forget it
@@ -280,7 +275,7 @@ class SymblStream:
             speaker = getattr(insight.from_, "user_id", None) if insight.from_ is not None else None
             if speaker != self.participant.id or not insight.content:
                 continue
-            self._events.put_nowait(BackendEvent(kind=EventKind.INSIGHT, participant_id=self.participant.id,
+            self._events.put(BackendEvent(kind=EventKind.INSIGHT, participant_id=self.participant.id,
                                                  text=insight.content, label=insight.type or None))
 
     def _timeline(self, logical_s: float) -> float:
