@@ -44,10 +44,15 @@ class SessionResult:
     message: str = ""
 
 
+def slug(text: str, *, limit: int = 60, fallback: str = "x") -> str:
+    """``text`` reduced to ASCII letters, digits, ``-`` and ``_`` (safe in file names and ids)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:limit] or fallback
+
+
 def room_name(url: str) -> str:
     """The room part of a meeting URL (last path segment), or "meeting"."""
     segment = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", segment).strip("-")[:60] or "meeting"
+    return slug(segment, fallback="meeting")
 
 
 def new_meeting_id(url: str, now: datetime | None = None) -> str:

@@ -7,7 +7,6 @@ The files share one timeline (sample 0 = meeting start), as `join` writes them. 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ import structlog
 
 from bot.audio import SAMPLE_RATE, WavError, read_wav
 from bot.backends.base import ConversationBackend, Participant
+from bot.outcome import slug
 from bot.pipeline import MeetingFacts, Transcriber, finish_meeting
 from bot.report.model import Report
 
@@ -80,7 +80,7 @@ def participants_for(paths: list[Path], names: list[str] | None) -> list[Partici
                 log.warning("replay.manifest_unreadable", file=str(manifest))
     out: list[Participant] = []
     for i, path in enumerate(paths):
-        pid, name = known.get(path.name, (re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem), path.stem))
+        pid, name = known.get(path.name, (slug(path.stem), path.stem))
         if names is not None:
             name = names[i].strip() or name
         out.append(Participant(id=pid if pid not in {p.id for p in out} else f"{pid}-{i}", name=name))

@@ -212,15 +212,14 @@ class MeetingSession:
             await self.live.aclose()
             return
         self._set_state("finalizing")
-        summary = self.recorder.summary()
         facts = MeetingFacts(
             id=self.meeting_id, title=room_name(self._url), started_at=self.started_at,
             duration_s=self._clock() - self._t0, url=safe_url(self._url), room=room_name(self._url),
             presence={p.id: (round(p.joined_s, 3), None if p.left_s is None else round(p.left_s, 3))
                       for p in self.roster.people.values()},
         )
-        if summary["consumer_dropped"]:
-            facts.warnings.append(f"{summary['consumer_dropped']} audio frames were not transcribed "
+        if self.recorder.consumer_dropped:
+            facts.warnings.append(f"{self.recorder.consumer_dropped} audio frames were not transcribed "
                                   "(the backend fell behind); the WAV files have them")
         lost_ms = self.recorder.lost_ms()
         if lost_ms:
@@ -257,7 +256,7 @@ class MeetingSession:
         return None
 
     async def _until_stopped(self, coro: Any) -> SessionResult | None:
-        """Run a join attempt unless a stop request or a crash comes first."""
+        """Run a join attempt unless a stop request comes first."""
         task = asyncio.create_task(coro, name="session.join")
         stop = asyncio.create_task(self._stop.wait(), name="session.stop_wait")
         try:

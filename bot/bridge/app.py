@@ -97,9 +97,9 @@ async def _metrics(request: web.Request) -> web.Response:
     c = state.counters
     own = [
         Metric("page_connections", "Page WebSocket connections now open", "gauge", len(state.sockets)),
-        Metric("audio_samples_total", "Audio samples received", "counter", float(summary["samples"])),  # type: ignore[arg-type]
+        Metric("audio_samples_total", "Audio samples received", "counter", summary["samples"]),
         Metric("audio_gap_frames_total", "Audio frames missing by sequence number", "counter",
-               float(summary["gaps"])),  # type: ignore[arg-type]
+               summary["gaps"]),
         Metric("audio_lost_seconds_total", "Audio the browser never rendered", "counter",
                state.recorder.lost_ms() / 1000),
         Metric("tracks_active", "Remote audio tracks being captured", "gauge", state.recorder.active_tracks()),

@@ -21,6 +21,7 @@ import structlog
 
 from bot.audio import SAMPLE_RATE, WavSpool
 from bot.bridge.protocol import AudioFrame, TrackStarted
+from bot.outcome import slug
 
 log = structlog.get_logger(__name__)
 
@@ -83,9 +84,8 @@ class ParticipantFrame:
 
 def safe_filename(name: str, participant_id: str) -> str:
     """A file name from a display name and id: ASCII letters, digits, ``-`` and ``_`` only."""
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "participant"
     pid = re.sub(r"[^A-Za-z0-9_-]+", "", participant_id)[:24] or "x"
-    return f"{slug}-{pid}.wav"
+    return f"{slug(name, limit=40, fallback='participant')}-{pid}.wav"
 
 
 class MeetingRecorder:
@@ -219,7 +219,7 @@ class MeetingRecorder:
             part.spool.close()
         self._write_manifest()
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> dict[str, float]:
         """Totals for logs and benchmarks: samples, expected samples, gaps, late frames, drops."""
         samples = sum(s.samples for s in self.tracks.values())
         expected = sum(s.expected_samples for s in self.tracks.values())
