@@ -46,6 +46,11 @@ class MeetingSettings(_Section):
     media_timeout_s: float = Field(60, gt=0, description="Rejoin when no audio arrives this long.")
     max_rejoins: int = Field(3, ge=0, description="How often the media watchdog may reload the page.")
     shutdown_grace_s: float = Field(20, gt=0, description="Time to finalize after SIGTERM/SIGINT.")
+    p2p: bool = Field(
+        True,
+        description="Allow the peer-to-peer call Jitsi uses for two people (the deployment's own setting applies). "
+        "Without a videobridge it is the only audio path; false forces every call through the bridge, as Jibri does.",
+    )
     ignore_names: list[str] = Field(
         default_factory=list,
         description="Regular expressions; participants whose display name matches count as bots.",

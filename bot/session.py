@@ -133,7 +133,7 @@ class MeetingSession:
         """Run the meeting to its end and write ``meeting.json``; never raises for meeting-level failures."""
         self._set_state("starting")
         try:
-            url = meeting_url(self._url, self._settings.meeting.name)
+            url = meeting_url(self._url, self._settings.meeting.name, p2p=self._settings.meeting.p2p)
         except JoinError as exc:
             return self._finish(SessionResult(ExitCode.BAD_INPUT, EndReason.BAD_URL, str(exc)))
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -55,3 +55,9 @@ def test_example_config_loads() -> None:
     example = Path(__file__).parent.parent / "config.example.toml"
     s = load_settings(example)
     assert s.meeting.name
+
+
+def test_p2p_defaults_to_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().meeting.p2p is True
+    monkeypatch.setenv("BOT_MEETING__P2P", "false")
+    assert load_settings().meeting.p2p is False

@@ -86,12 +86,16 @@ HASH_OVERRIDES: dict[str, Any] = {
     "config.disableDeepLinking": True,
     "config.analytics.disabled": True,
     "config.lobby.autoKnock": True,
-    "config.p2p.enabled": False,
 }
 
 
-def meeting_url(url: str, display_name: str) -> str:
+def meeting_url(url: str, display_name: str, *, p2p: bool = True) -> str:
     """Validate a meeting URL and add the hash overrides the bot joins with.
+
+    ``p2p=False`` adds ``config.p2p.enabled=false`` (Jibri does): every call then goes through the
+    videobridge. With two people the deployment normally talks peer to peer, and where it has no bridge
+    (or the bridge cannot be reached) that is the only way audio arrives, so by default the deployment's
+    own P2P setting is left alone; the capture follows the P2P↔bridge switch either way.
 
     Raises:
         JoinError: BAD_URL when the URL is not an http(s) URL with a host and a room name.
@@ -102,6 +106,8 @@ def meeting_url(url: str, display_name: str) -> str:
     if not parts.path.strip("/"):
         raise JoinError(JoinFailure.BAD_URL, f"the URL names no room (like https://host/RoomName): {url!r}")
     overrides = dict(HASH_OVERRIDES)
+    if not p2p:
+        overrides["config.p2p.enabled"] = False
     overrides["userInfo.displayName"] = display_name
     ours = "&".join(f"{k}={quote(json.dumps(v), safe='')}" for k, v in overrides.items())
     fragment = f"{parts.fragment}&{ours}" if parts.fragment else ours
