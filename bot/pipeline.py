@@ -7,6 +7,7 @@ shared timeline afterwards.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.analysis import AnalysisInput, analyse
 from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, Participant, PostCall, segments_from
 from bot.report.files import write_report_files
 from bot.report.model import MeetingInfo, Report
+from bot.report.people import Person, aliases, people
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +98,26 @@ class MeetingFacts:
     presence: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # id -> joined, left
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Everyone who counted as a person in the room, audio or not: id -> every display name, the latest last.
+    people: dict[str, list[str]] = field(default_factory=dict)
+    # Seconds of audio received per participant id; None where that is not known (replay).
+    audio_s: dict[str, float] | None = None
+
+
+def _no_audio_warnings(facts: MeetingFacts, persons: list[Person]) -> list[str]:
+    """One warning per person who was in the room but whose audio never reached the bot."""
+    if facts.audio_s is None:
+        return []
+    out = []
+    for person in persons:
+        if not any(pid in facts.people for pid in person.ids):
+            continue
+        if any(facts.audio_s.get(pid, 0.0) > 0 for pid in person.ids):
+            continue
+        joined = person.joined_s or 0.0
+        left = person.left_s if person.left_s is not None else facts.duration_s
+        out.append(f"{person.name}: present {max(0.0, left - joined):.0f} s, no audio received")
+    return out
 
 
 def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostCall | None = None) -> Report:
@@ -105,15 +127,28 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
     """
     backend = transcriber.backend
     recognition = backend.recognition()
-    names = dict(transcriber.names)
-    segments = segments_from(transcriber.events, names)
+    # The roster's latest names win over the names audio arrived with (renames); a rejoin is one person.
+    persons = people({**{pid: [n] for pid, n in transcriber.names.items()}, **facts.people}, facts.presence)
+    alias = aliases(persons)
+    events = [e if alias.get(e.participant_id, e.participant_id) == e.participant_id
+              else dataclasses.replace(e, participant_id=alias[e.participant_id]) for e in transcriber.events]
+    speech: dict[str, list[tuple[float, float]]] = {}
+    for pid, intervals in recognition.speech.items():
+        speech.setdefault(alias.get(pid, pid), []).extend(intervals)
+    for intervals in speech.values():
+        intervals.sort()
+    names = {p.id: p.name for p in persons}
+    by_id = {p.id: p for p in persons}
+    segments = segments_from(events, names)
     result = analyse(AnalysisInput(
-        segments=segments, participants=names, speech=recognition.speech,
+        segments=segments, participants=names, speech=speech,
         duration_s=facts.duration_s, meeting_date=facts.started_at.date(),
     ))
     for p in result.participants:
-        joined, left = facts.presence.get(p.id, (None, None))
-        p.joined_s, p.left_s = joined, left
+        person = by_id.get(p.id)
+        if person is not None:
+            p.joined_s, p.left_s = person.joined_s, person.left_s
+            p.other_ids = list(person.ids[1:])
         p.talk_time_s, p.talk_share = round(p.talk_time_s, 3), round(p.talk_share, 4)
         p.sentiment = round(p.sentiment, 4)
     a = result.analytics
@@ -131,7 +166,8 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
         participants=result.participants, transcript=segments, summary=own.summary, topics=own.topics,
         questions=own.questions, action_items=own.action_items, follow_ups=own.follow_ups,
         sentiment=result.sentiment, analytics=result.analytics,
-        warnings=[*facts.warnings, *recognition.warnings], errors=[*facts.errors, *transcriber.failed],
+        warnings=[*facts.warnings, *_no_audio_warnings(facts, persons), *recognition.warnings],
+        errors=[*facts.errors, *transcriber.failed],
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -21,6 +21,11 @@ class Person:
     joined_s: float
     left_s: float | None = None
     counts: bool = True  # False for hidden participants and bots
+    names: list[str] = field(default_factory=list)  # every display name, the current one last
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            self.names.append(self.name)
 
 
 class Roster:
@@ -53,6 +58,7 @@ class Roster:
                     self.first_human_at = now_s
             elif person.name != entry.name:
                 person.name = entry.name
+                person.names.append(entry.name)
                 person.counts = counts
                 self.renames.append((entry.id, entry.name))
                 log.info("roster.renamed", participant_id=entry.id)

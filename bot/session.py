@@ -217,12 +217,14 @@ class MeetingSession:
             duration_s=self._clock() - self._t0, url=safe_url(self._url), room=room_name(self._url),
             presence={p.id: (round(p.joined_s, 3), None if p.left_s is None else round(p.left_s, 3))
                       for p in self.roster.people.values()},
+            people={p.id: list(p.names) for p in self.roster.people.values() if p.counts},
+            audio_s=self.recorder.captured_seconds(),
         )
         if self.recorder.consumer_dropped:
             facts.warnings.append(f"{self.recorder.consumer_dropped} audio frames were not transcribed "
                                   "(the backend fell behind); the WAV files have them")
         lost_ms = self.recorder.lost_ms()
-        if lost_ms:
+        if lost_ms >= 50:  # below that it is a render quantum or two: not worth a reader's attention
             facts.warnings.append(f"{lost_ms / 1000:.1f} s of audio never reached the bot "
                                   "(the browser's audio thread was starved)")
         if result.exit_code != ExitCode.OK:
@@ -336,6 +338,12 @@ class MeetingSession:
     def _finish(self, result: SessionResult) -> SessionResult:
         now = self._clock() - self._t0
         self.roster.close(now)
+        if self.join_s is not None and self.recorder is not None:
+            audio = self.recorder.captured_seconds()
+            for p in self.roster.people.values():
+                if p.counts and not audio.get(p.id):
+                    log.warning("session.no_audio_received", participant_id=p.id,
+                                present_s=round((p.left_s or now) - p.joined_s, 1))
         self._set_state("done" if result.exit_code == ExitCode.OK else "failed")
         log.info("session.ended", reason=result.reason.value, exit_code=int(result.exit_code),
                  duration_s=round(now, 1), **(self.recorder.summary() if self.recorder else {}))
@@ -345,6 +353,7 @@ class MeetingSession:
 
     def _write_summary(self, result: SessionResult, duration_s: float) -> None:
         rec = self.recorder
+        audio = rec.captured_seconds() if rec else {}
         doc = {
             "meeting_id": self.meeting_id,
             "url": safe_url(self._url),
@@ -360,7 +369,8 @@ class MeetingSession:
             "page_errors": self.page_errors,
             "participants": [
                 {"id": p.id, "name": p.name, "joined_s": round(p.joined_s, 3),
-                 "left_s": None if p.left_s is None else round(p.left_s, 3), "bot": not p.counts}
+                 "left_s": None if p.left_s is None else round(p.left_s, 3), "bot": not p.counts,
+                 "audio_s": round(audio.get(p.id, 0.0), 3)}
                 for p in self.roster.people.values()
             ],
             "dominant_speaker_changes": len(self.dominant),

@@ -56,3 +56,20 @@ def test_roster_renames_and_rejoins() -> None:
     assert roster.humans_present() == 0 and roster.people["a"].left_s == 2.0
     roster.update([_e("a", "Annie")], 3.0)                  # the same id back: a new presence
     assert roster.humans_present() == 1 and roster.people["a"].joined_s == 3.0
+
+
+def test_p2p_is_left_to_the_deployment_unless_disabled() -> None:
+    def fragment(url: str) -> dict[str, str]:
+        return dict(p.split("=", 1) for p in urlsplit(url).fragment.split("&"))
+
+    assert "config.p2p.enabled" not in fragment(meeting_url("https://meet.example.org/Room", "Bot"))
+    off = fragment(meeting_url("https://meet.example.org/Room", "Bot", p2p=False))
+    assert json.loads(unquote(off["config.p2p.enabled"])) is False
+
+
+def test_roster_keeps_every_name() -> None:
+    roster = Roster()
+    roster.update([_e("a", "Ann")], 0.0)
+    roster.update([_e("a", "Annie")], 1.0)
+    roster.update([_e("a", "Ann")], 2.0)
+    assert roster.people["a"].names == ["Ann", "Annie", "Ann"]

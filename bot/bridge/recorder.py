@@ -206,6 +206,13 @@ class MeetingRecorder:
         """Audio the browser never rendered, over all tracks (capture-clock jumps)."""
         return round(sum(s.lost_ms for s in self.tracks.values()), 1)
 
+    def captured_seconds(self) -> dict[str, float]:
+        """Seconds of audio captured per participant id (every track they had)."""
+        out: dict[str, float] = {}
+        for stats in self.tracks.values():
+            out[stats.participant_id] = out.get(stats.participant_id, 0.0) + stats.samples / SAMPLE_RATE
+        return out
+
     def active_tracks(self) -> int:
         """Tracks that have started and not ended."""
         return sum(1 for s in self.tracks.values() if not s.ended)

@@ -54,6 +54,7 @@ class ParticipantSummary(_Model):
 
     id: str
     name: str
+    other_ids: list[str] = Field(default_factory=list)  # later Jitsi ids of the same person (a rejoin)
     joined_s: float | None = None
     left_s: float | None = None
     talk_time_s: float = 0.0
