@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import wave
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,9 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], list
 def report(rendered, tmp_path_factory) -> Report:  # type: ignore[no-untyped-def]
     paths, _ = rendered
     out = tmp_path_factory.mktemp("report")
-    return asyncio.run(replay(paths, _backend(tmp_path_factory), out, title=MEETING.title))
+    # The meeting's own date (a Wednesday), whatever day the tests run: "by Thursday" is the 26th.
+    started = datetime.combine(date.fromisoformat(MEETING.date), time(10), UTC)
+    return asyncio.run(replay(paths, _backend(tmp_path_factory), out, title=MEETING.title, started_at=started))
 
 
 def _line_of(insight: Insight, meeting: Meeting, spans: list[tuple[str, float, float]]) -> int | None:
