@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from playwright.async_api import async_playwright
 
 from bot.audio import read_wav
 from bot.config import Settings, load_settings
 from bot.outcome import SessionResult
 from bot.session import MeetingSession
 from tests.doubles.fake_room import FakeJitsiRoom
+from tests.jitsi_stack.botproc import BotProcess, start_bot
+from tests.jitsi_stack.human import Human
+from tests.jitsi_stack.stack import JitsiStack, unavailable_reason
 
 # In-page RTCPeerConnection pairs (the fake room's remote participants) need loopback ICE.
 TEST_BROWSER_ARGS = ["--allow-loopback-in-peer-connection"]
@@ -107,3 +111,52 @@ async def run_bot(tmp_path: Path) -> AsyncIterator[RunBot]:
         if not t.done():
             t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# ---- the real jitsi-meet web app (tests/jitsi_stack): marker "jitsi" ----
+
+
+@pytest.fixture(scope="session")
+def jitsi_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JitsiStack]:
+    """The real web app with Prosody and the focus stand-in, in its own network namespace (one per session)."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    stack = JitsiStack(tmp_path_factory.mktemp("jitsi-stack"))
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+async def humans(jitsi_stack: JitsiStack) -> AsyncIterator[Callable[..., Human]]:
+    """Makes "human" participants (a Chromium each, in the stack's namespace); all closed at the end."""
+    made: list[Human] = []
+    async with async_playwright() as pw:
+        def make(name: str, *, wav: Path | None = None, stack: JitsiStack | None = None,
+                 login: tuple[str, str] | None = None, extra_args: list[str] | None = None) -> Human:
+            human = Human(pw, (stack or jitsi_stack).chromium_wrapper, name, wav=wav, login=login,
+                          extra_args=extra_args)
+            made.append(human)
+            return human
+
+        yield make
+        for human in made:
+            await human.close()
+
+
+@pytest.fixture
+async def bots() -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
+    """Starts ``jitsi-bot join`` processes in a stack's namespace (``start_bot``); any still running at the
+    end of the test are killed."""
+    started: list[BotProcess] = []
+
+    async def start(*args: Any, **kwargs: Any) -> BotProcess:
+        bot = await start_bot(*args, **kwargs)
+        started.append(bot)
+        return bot
+
+    yield start
+    for bot in started:
+        bot.kill()
+        await bot.proc.wait()
