@@ -244,7 +244,7 @@ class FakeJitsiRoom:
 
     # ------------------------------------------------------------------ conference
 
-    async def kick_bot(self, reason: str = "You have been kicked") -> None:
+    async def kick_bot(self, reason: str = "You have been kicked.") -> None:
         """Fire KICKED ``(actor, reason, false)``, then CONFERENCE_LEFT; the page shows the kick text."""
         await self._command("kick_bot", {"reason": reason})
 

@@ -124,7 +124,9 @@
   /** Remote participant (JitsiParticipant surface). */
   class FakeParticipant {
     constructor(spec) {
-      this._spec = spec; this._id = spec.pid; this._displayName = spec.name; this._tracks = [];
+      this._spec = spec; this._id = spec.pid; this._displayName = spec.name;
+      this._tracks = []; // audio (JitsiRemoteTrack over a sender slot)
+      this._videoTracks = []; // video: the real client adds one per participant even with the camera off
       this._statsId = `stats-${spec.pid}`; this._live = false;
       this._source = null; this._gain = null; this._sourceReady = null;
     }
@@ -135,8 +137,8 @@
     isHidden() { return !!this._spec.hidden; }
     isHiddenFromRecorder() { return false; }
     getProperty(name) { return name === "features_jigasi" && this._spec.jigasi ? true : undefined; }
-    getTracks() { return [...this._tracks]; }
-    getTracksByMediaType(type) { return this._tracks.filter((t) => t.getType() === type); }
+    getTracks() { return [...this._tracks, ...this._videoTracks]; }
+    getTracksByMediaType(type) { return this.getTracks().filter((t) => t.getType() === type); }
     isAudioMuted() { return !this._tracks.some((t) => t.isAudioTrack() && !t.isMuted()); }
     isVideoMuted() { return true; }
     getStatsID() { return this._statsId; }
@@ -162,11 +164,34 @@
     on() {} off() {} addEventListener() {} removeEventListener() {}
   }
 
+  /** The camera-off video track the real client adds for every remote participant (P2P: "<id>-v0"). */
+  class FakeVideoTrack {
+    constructor(ownerId, isP2P) {
+      this._ownerId = ownerId; this.isP2P = isP2P;
+      const canvas = document.createElement("canvas");
+      this._stream = canvas.captureStream(0);
+    }
+    getParticipantId() { return this._ownerId; }
+    getTrack() { return this._stream.getVideoTracks()[0]; }
+    getOriginalStream() { return this._stream; }
+    getSourceName() { return `${this._ownerId}-v0`; }
+    getType() { return "video"; }
+    isAudioTrack() { return false; }
+    isVideoTrack() { return true; }
+    isLocal() { return false; }
+    isMuted() { return true; }
+    getStreamId() { return this._stream.id; }
+    getTrackId() { return this.getTrack().id; }
+    on() {} off() {} addEventListener() {} removeEventListener() {}
+  }
+
   const participants = new Map(); // pid -> FakeParticipant, in join order (includes ones recorded before join)
   const myId = randomId();
   const st = {
     joined: false, finished: false, knocked: false, lobbyDecision: null, hostPresent: false,
-    waiting: null, passwordTries: [], dominant: null, previousSpeakers: [], p2pActive: opts.p2p,
+    waiting: null, passwordTries: [], dominant: null, previousSpeakers: [],
+    // A page joined with config.p2p.enabled=false (Jibri's override) never talks peer to peer.
+    p2pActive: opts.p2p && !(config.p2p && config.p2p.enabled === false),
   };
   let stats = { bitrate: { download: 0, upload: 0, audio: { download: 0, upload: 0 } }, packetLoss: { total: 0 } };
 
@@ -320,6 +345,18 @@
     const track = new FakeRemoteTrack(p.getId(), slot, st.p2pActive);
     p._tracks.push(track);
     trackAdded(track);
+    if (!p._videoTracks.length) {
+      const video = new FakeVideoTrack(p.getId(), st.p2pActive);
+      p._videoTracks.push(video);
+      fire(CONF.TRACK_ADDED, video);
+    }
+  }
+  function removeVideo(p, { silent = false } = {}) {
+    for (const t of p._videoTracks) {
+      if (!silent) fire(CONF.TRACK_REMOVED, t);
+      t.getTrack().stop();
+    }
+    p._videoTracks = [];
   }
 
   async function pollStats() {
@@ -350,11 +387,9 @@
       $("#participants").appendChild(li);
     }
   }
-  /** The bot sees participant p: USER_JOINED, then (with audio) TRACK_ADDED once the slot is up. */
-  async function goLive(p) {
+  /** The bot sees participant p: USER_JOINED (announce), then (with audio) TRACK_ADDED once the slot is up. */
+  function announce(p) {
     if (p._live || !participants.has(p.getId())) return;
-    await ensureSource(p);
-    if (p._live || !participants.has(p.getId()) || !st.joined) return;
     p._live = true;
     const jid = p.getJid();
     room.members[jid] = {
@@ -363,12 +398,19 @@
     room.emit("xmpp.muc_member_joined", jid, p.getDisplayName(), "participant", p.isHidden(), p.getStatsID());
     fire(CONF.USER_JOINED, p.getId(), p);
     renderRoster();
-    if (p._spec.audio !== false && participants.has(p.getId())) await addTrack(p);
+  }
+  async function goLive(p) {
+    if (!participants.has(p.getId())) return;
+    await ensureSource(p);
+    if (!participants.has(p.getId()) || !st.joined) return;
+    announce(p);
+    if (p._spec.audio !== false && participants.has(p.getId()) && !p._tracks.length) await addTrack(p);
   }
   function dropMedia(p) {
     stopSource(p);
     for (const t of p._tracks) { unrenderAudio(t); closeSlot(t._slot); }
     p._tracks = [];
+    removeVideo(p, { silent: true });
   }
 
   // ---------------------------------------------------------------- joining flow
@@ -376,6 +418,9 @@
     if (st.finished || st.joined) return;
     showScreen("");
     st.joined = true;
+    // The real client reports the people already in the room (USER_JOINED) before CONFERENCE_JOINED,
+    // and their tracks after it, once the media session is up.
+    for (const p of [...participants.values()]) announce(p);
     fire(CONF.CONFERENCE_JOINED);
     event("bot_joined", { display_name: displayName });
     for (const p of [...participants.values()]) {
@@ -519,12 +564,13 @@
       stopSource(p);
       for (const t of p._tracks) { trackRemoved(t); closeSlot(t._slot); }
       p._tracks = [];
+      removeVideo(p);
       participants.delete(pid);
       if (p._live) {
         p._live = false;
         delete room.members[p.getJid()];
         room.emit("xmpp.muc_member_left", p.getJid());
-        fire(CONF.USER_LEFT, pid, p);
+        fire(CONF.USER_LEFT, pid, p, undefined);
         renderRoster();
       }
     },
@@ -543,7 +589,14 @@
         || { getId: () => "moderator", getDisplayName: () => "Moderator" };
       fire(CONF.KICKED, actor, reason, false);
       event("kicked", { reason });
-      leaveConference();
+      // As the real client: the room is gone for the bot, everyone else "leaves"; no CONFERENCE_LEFT.
+      st.joined = false; st.finished = true;
+      for (const p of conference.getParticipants()) {
+        dropMedia(p);
+        p._live = false;
+        fire(CONF.USER_LEFT, p.getId(), p, undefined);
+      }
+      renderRoster();
       notice("You have been kicked");
     },
     end_conference() {
@@ -567,6 +620,7 @@
       for (const p of owners) {
         for (const t of p._tracks) { trackRemoved(t); p._gain.disconnect(t._slot.dest); closeSlot(t._slot); }
         p._tracks = [];
+        removeVideo(p);
       }
       for (const p of owners) if (participants.has(p.getId())) await addTrack(p);
     },
