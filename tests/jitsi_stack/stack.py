@@ -29,7 +29,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "jitsi-meet"
+# Where the workplace keeps the built web app and jitsi's Prosody modules: beside this checkout, or (for a
+# clone made elsewhere on the same machine) the workplace's own folder.
+SHARED = next((p for p in (ROOT.parent / "shared" / "jitsi-meet", Path("/work/shared/jitsi-meet")) if p.is_dir()),
+              ROOT.parent / "shared" / "jitsi-meet")
 # The web app these tests were written against (README "Joining a real meeting" names it too).
 TESTED_VERSION = "jitsi-meet 566b3ba2d (2025-09-22) with lib-jitsi-meet 518cec5f"
 CHROMIUM = Path("/usr/bin/chromium")
