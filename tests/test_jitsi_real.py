@@ -290,7 +290,7 @@ async def test_without_p2p_nothing_arrives_and_the_report_says_so(
     alice: Human = humans("Alice", wav=wav)
     await alice.join(jitsi_stack.url("bridge-only-room"))
     bot = await bots(jitsi_stack, jitsi_stack.url("bridge-only-room"), tmp_path / "bot",
-                          env={"BOT_MEETING__P2P": "false"})
+                     env={"BOT_MEETING__P2P": "false"})
     await alice.wait_for_other("Minutes Bot", timeout_s=60)
     await bot.wait_state("in_call")
     await alice.start_speaking()

@@ -136,18 +136,22 @@ class FakeJitsiRoom:
         prejoin: bool = False,
         lobby: str = "off",
         password: str | None = None,
-        waiting_for_host: bool = False,
+        waiting_for_host: bool | str = False,
         p2p: bool = False,
         audio_elements: bool = True,
         worklet: bool = True,
     ) -> str:
-        """The meeting URL; the options go in the ``?query`` so a bot can append its own ``#hash``."""
+        """The meeting URL; the options go in the ``?query`` so a bot can append its own ``#hash``.
+
+        ``waiting_for_host``: True for jicofo's flow (authenticationRequired until a moderator logs in),
+        ``"lobby"`` for mod_muc_wait_for_host's (guests wait in the lobby, membersOnly with waitingForHost).
+        """
         if lobby not in LOBBY_MODES:
             raise ValueError(f"lobby must be one of {LOBBY_MODES}, not {lobby!r}")
         params: dict[str, str] = {
             "prejoin": str(int(prejoin)),
             "lobby": lobby,
-            "waiting_for_host": str(int(waiting_for_host)),
+            "waiting_for_host": waiting_for_host if isinstance(waiting_for_host, str) else str(int(waiting_for_host)),
             "p2p": str(int(p2p)),
             "audio_elements": str(int(audio_elements)),
             "worklet": str(int(worklet)),
@@ -261,7 +265,7 @@ class FakeJitsiRoom:
         await self._command("deny_bot", {})
 
     async def host_arrives(self) -> None:
-        """End the waiting-for-host screen (``waiting_for_host=True``); the bot joins."""
+        """End the waiting for the host (either ``waiting_for_host`` mode); the bot joins."""
         await self._command("host_arrives", {})
 
     async def switch_p2p_to_bridge(self) -> None:

@@ -40,7 +40,9 @@
   const flag = (k, dflt) => (query.has(k) ? ["1", "true"].includes(query.get(k)) : dflt);
   const opts = {
     prejoin: flag("prejoin", false), lobby: query.get("lobby") || "off", password: query.get("password"),
-    waitingForHost: flag("waiting_for_host", false), p2p: flag("p2p", false),
+    // waiting_for_host: "1" = jicofo's authentication flow, "lobby" = mod_muc_wait_for_host's lobby
+    waitingForHost: query.get("waiting_for_host") === "lobby" ? "lobby" : flag("waiting_for_host", false),
+    p2p: flag("p2p", false),
     audioElements: flag("audio_elements", true), worklet: flag("worklet", true),
   };
   if (!opts.worklet) {
@@ -462,13 +464,28 @@
     });
   }
 
+  const lobbyJid = () => `${roomName}@lobby.${config.hosts.domain}`;
+  const WAIT_FOR_OWNER = `<div role="dialog" aria-label="Waiting for a moderator…"><h2>Waiting for a moderator…</h2>
+      <p>The conference has not yet started because no moderators have yet arrived.</p>
+      <button aria-label="Wait for moderator">Wait for moderator</button>
+      <button id="modal-dialog-ok-button" aria-label="Log-in">Log-in</button></div>`;
   function waitForHost() {
     st.waiting = true;
-    // Without a lobby, Jicofo refuses the room until a moderator arrives: authenticationRequired, and the
-    // app shows WaitForOwnerDialog (no testid; its "I am the host" button is aria-label "Log-in").
+    if (opts.waitingForHost === "lobby") {
+      // mod_muc_wait_for_host: guests wait in the lobby (membersOnly with waitingForHost=true); the app
+      // knocks, shows the lobby's spinner and, over it, the WaitForOwnerDialog (recorded from the real client).
+      fire(CONF.CONFERENCE_FAILED, ERR.MEMBERS_ONLY_ERROR, lobbyJid(), true);
+      st.knocked = true;
+      event("knocked", { display_name: displayName });
+      showScreen(`<div class="premeeting-screen lobby-screen"><h2>Asking to join meeting…</h2>
+        <div class="spinner"></div><p>You'll join the meeting as soon as someone accepts your request</p></div>
+        ${WAIT_FOR_OWNER}`);
+      return;
+    }
+    // Jicofo's authentication flow: the room is refused until a moderator logs in (authenticationRequired),
+    // and the app shows the same WaitForOwnerDialog.
     fire(CONF.CONFERENCE_FAILED, ERR.AUTHENTICATION_REQUIRED);
-    showScreen(`<div role="dialog" aria-label="Waiting for the host"><p>Waiting for the host…</p>
-      <button id="modal-dialog-ok-button" aria-label="Log-in">I am the host</button></div>`);
+    showScreen(WAIT_FOR_OWNER);
   }
 
   function passwordOverride() {
@@ -495,7 +512,7 @@
   }
 
   function enterLobby() {
-    fire(CONF.CONFERENCE_FAILED, ERR.MEMBERS_ONLY_ERROR, undefined, true);
+    fire(CONF.CONFERENCE_FAILED, ERR.MEMBERS_ONLY_ERROR, lobbyJid(), false); // (lobby room, waitingForHost)
     showScreen(`<div id="lobby-screen"><h2>You are in the lobby</h2>
       <input id="lobby-name-field" placeholder="Enter your name">
       <div data-testid="lobby.knockButton" role="button" tabindex="0">Ask to join</div></div>`);
@@ -581,7 +598,11 @@
         st.previousSpeakers = [st.dominant, ...rest].slice(0, 4);
       }
       st.dominant = pid;
-      if (st.joined) fire(CONF.DOMINANT_SPEAKER_CHANGED, pid, [...st.previousSpeakers], false);
+      if (!st.joined) return;
+      // Over the bridge: (id, previous speakers, silence). In a P2P call the real client detects the
+      // speaker itself from audio levels and names only them (recorded: tests/jitsi_stack/recordings).
+      if (st.p2pActive) fire(CONF.DOMINANT_SPEAKER_CHANGED, pid, undefined, undefined);
+      else fire(CONF.DOMINANT_SPEAKER_CHANGED, pid, [...st.previousSpeakers], false);
     },
     kick_bot({ reason }) {
       needJoined("kick_bot");
