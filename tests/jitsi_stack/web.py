@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -20,6 +21,7 @@ SSI = re.compile(r'<!--#include virtual="/?([^"]+)"\s*-->')
 ROOM = re.compile(r"^/[^/?&:'\".]+$")
 TLS_NAMES = ("meet.jitsi.test", "localhost", "10.77.0.1")
 CONFIG_TEMPLATE = Path(__file__).with_name("config.js.tmpl")
+HTTP = web.AppKey("http", aiohttp.ClientSession)  # to Prosody
 
 
 def tls_files(tls_dir: Path) -> tuple[Path, Path]:
@@ -72,7 +74,7 @@ def create_app(webroot: Path, *, xmpp_port: int, domain: str, anonymous_domain: 
     async def xmpp_websocket(request: web.Request) -> web.StreamResponse:
         client = web.WebSocketResponse(protocols=("xmpp",), max_msg_size=0)
         await client.prepare(request)
-        async with aiohttp.ClientSession() as http, http.ws_connect(
+        async with request.app[HTTP].ws_connect(
             f"http://127.0.0.1:{xmpp_port}/xmpp-websocket", protocols=("xmpp",), max_msg_size=0
         ) as upstream:
             async def pump(src: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
@@ -95,14 +97,20 @@ def create_app(webroot: Path, *, xmpp_port: int, domain: str, anonymous_domain: 
 
     async def bosh(request: web.Request) -> web.Response:
         body = await request.read()
-        async with aiohttp.ClientSession() as http, http.request(
+        async with request.app[HTTP].request(
             request.method, f"http://127.0.0.1:{xmpp_port}/http-bind", data=body,
             headers={"Content-Type": request.headers.get("Content-Type", "text/xml; charset=utf-8")},
         ) as resp:
             return web.Response(body=await resp.read(), status=resp.status,
                                 content_type=resp.content_type or "text/xml")
 
+    async def upstream(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as http:
+            app[HTTP] = http
+            yield
+
     app = web.Application()
+    app.cleanup_ctx.append(upstream)
     app.router.add_get("/config.js", config)
     app.router.add_get("/xmpp-websocket", xmpp_websocket)
     app.router.add_route("*", "/http-bind", bosh)
