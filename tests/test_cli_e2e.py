@@ -61,8 +61,9 @@ async def test_join_records_each_participant_and_leaves_when_the_room_empties(
         audio = wav_mono(files[f"{name}-{pid}.wav"])
         assert abs(dominant_hz(audio) - hz) < 10, name
         captured_active = int(active_windows(audio).sum())
-        # ≥99.5% of the tone's 10 ms windows arrived (and not duplicated: codec edges blur a few).
-        assert 0.995 * source_active <= captured_active <= 1.01 * source_active, (name, captured_active)
+        # ≥99.5% of the tone's 10 ms windows arrived, and none twice: Opus blurs the tone's two edges by a few
+        # windows (607 of 600 seen on a busy machine); a duplicated stretch would add hundreds.
+        assert 0.995 * source_active <= captured_active <= 1.02 * source_active, (name, captured_active)
 
     meeting = json.loads((out / "meeting.json").read_text())
     assert meeting["end_reason"] == "room_empty" and meeting["exit_code"] == 0
