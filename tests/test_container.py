@@ -1,0 +1,234 @@
+"""The image, built and run for real: one container per meeting (scripts/test-container runs only these).
+
+A Docker engine of the tests' own (tests/container/engine.py) builds the project's Dockerfile unchanged on a
+``python:3.11-slim`` stand-in made from Debian's packages (no registry is reachable here). The bot in the
+image joins the fake room on the host (``--network host``), records into a bind-mounted ``/out``, answers
+its health check, leaves on ``docker stop``, and, in a meeting that ends by itself, emails the notes to an
+SMTP sink on the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import json
+import os
+import time
+import wave
+from collections.abc import AsyncIterator, Iterator
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import TEST_BROWSER_ARGS, dominant_hz, tone_wav, wav_mono
+from tests.container.base import ensure_base
+from tests.container.engine import DockerEngine, unavailable_reason
+from tests.doubles.fake_room import FakeJitsiRoom
+from tests.jitsi_stack.mail import start_smtp_sink
+from tests.meetings.launch_review import MEETING
+from tests.meetings.render import RATE, render
+
+pytestmark = [pytest.mark.container, pytest.mark.timeout(1200)]
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = "jitsi-notetaker:test"
+IMAGE_UID = 10001  # the Dockerfile's notetaker user
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    docker = DockerEngine()
+    docker.start()
+    try:
+        yield docker
+    finally:
+        docker.stop()
+    assert docker.leftovers() == [], docker.leftovers()
+
+
+@pytest.fixture(scope="module")
+def image(engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Build the base stand-in if needed, then the project's Dockerfile; sizes and times for the record."""
+    log = tmp_path_factory.mktemp("build") / "build.log"
+    started = time.monotonic()
+    built_base = ensure_base(engine, log)
+    base_s = time.monotonic() - started
+    started = time.monotonic()
+    build = engine.docker("build", "--network", "host", "-t", IMAGE, str(ROOT), check=False, timeout=1800)
+    build_s = time.monotonic() - started
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-2000:]
+
+    def size(ref: str) -> int:
+        return int(engine.docker("image", "inspect", "--format", "{{.Size}}", ref).stdout)
+
+    facts = {"image_bytes": size(IMAGE), "base_bytes": size("python:3.11-slim"), "build_s": round(build_s, 1),
+             "base_s": round(base_s, 1) if built_base else None}
+    own = facts["image_bytes"] - facts["base_bytes"]
+    print(f"\nimage {IMAGE}: {facts['image_bytes'] / 1e9:.2f} GB ({own / 1e9:.2f} GB above the python:3.11-slim "
+          f"base of {facts['base_bytes'] / 1e9:.2f} GB); built in {build_s:.0f} s"
+          + (f", base stand-in made in {base_s:.0f} s" if built_base else ", base cached"))
+    return facts
+
+
+@pytest.fixture
+async def sink(tmp_path: Path) -> AsyncIterator[tuple[Path, int]]:
+    folder = tmp_path / "mail"
+    server = await start_smtp_sink(folder, 0)
+    try:
+        yield folder, int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def _out_dir(tmp_path: Path) -> Path:
+    """A bind mount for /out, writable by the image's user (the README's first way)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chown(out, IMAGE_UID, IMAGE_UID)
+    return out
+
+
+async def _run(engine: DockerEngine, name: str, out: Path, url: str, env: dict[str, str]) -> None:
+    args = ["run", "-d", "--name", name, "--network", "host", "--shm-size", "512m",
+            "--health-interval", "2s", "--health-start-period", "5s", "--health-retries", "2",
+            "-v", f"{out}:/out", "-e", f"BOT_BROWSER__EXTRA_ARGS={json.dumps(TEST_BROWSER_ARGS)}"]
+    for key, value in env.items():
+        args += ["-e", f"{key}={value}"]
+    code, _, err = await engine.adocker(*args, IMAGE, "join", url, "--out", "/out/meeting")
+    assert code == 0, err
+
+
+async def _state(engine: DockerEngine, name: str) -> dict[str, Any]:
+    _, out, _ = await engine.adocker("inspect", "--format", "{{json .State}}", name)
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def _until_healthy(engine: DockerEngine, name: str, timeout_s: float = 60) -> float:
+    started = time.monotonic()
+    async with asyncio.timeout(timeout_s):
+        while ((await _state(engine, name)).get("Health") or {}).get("Status") != "healthy":
+            await asyncio.sleep(0.5)
+    return time.monotonic() - started
+
+
+async def _exit_code(engine: DockerEngine, name: str, timeout_s: float = 120) -> int:
+    async with asyncio.timeout(timeout_s):
+        while (state := await _state(engine, name))["Running"]:
+            await asyncio.sleep(0.5)
+    return int(state["ExitCode"])
+
+
+class Footprint:
+    """Samples ``docker stats`` (the container's cgroup: the bot, its Chromium and Playwright's driver)."""
+
+    def __init__(self, engine: DockerEngine, name: str) -> None:
+        self._engine, self._name = engine, name
+        self.cpu: list[float] = []
+        self.mem_mib: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        while True:
+            code, out, _ = await self._engine.adocker("stats", "--no-stream", "--format", "{{json .}}", self._name)
+            if code == 0 and out.strip():
+                row = json.loads(out)
+                self.cpu.append(float(row["CPUPerc"].rstrip("%")) / 100)
+                used = row["MemUsage"].split("/")[0].strip()
+                factor = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0}
+                self.mem_mib.append(next(float(used[: -len(u)]) * f for u, f in factor.items() if used.endswith(u)))
+            await asyncio.sleep(1)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._sample(), name="container.stats")
+
+    async def stop(self) -> str:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if not self.cpu:
+            return "no samples"
+        return (f"CPU mean {sum(self.cpu) / len(self.cpu):.2f} / peak {max(self.cpu):.2f} vCPU, memory peak "
+                f"{max(self.mem_mib):.0f} MiB ({len(self.cpu)} samples)")
+
+
+async def test_a_meeting_in_the_container_stops_gracefully(
+    engine: DockerEngine, image: dict[str, Any], room: FakeJitsiRoom, media_dir: Path, tmp_path: Path
+) -> None:
+    out = _out_dir(tmp_path)
+    tone_wav(media_dir / "ann.wav", 440, 30)
+    tone_wav(media_dir / "ben.wav", 660, 30)
+    name = "jnt-stop"
+    started = time.monotonic()
+    await _run(engine, name, out, room.url(), {})
+    try:
+        joined = await room.wait_event("bot_joined", timeout=90)
+        join_s = time.monotonic() - started
+        assert joined["display_name"] == "Notetaker"
+        await room.add_participant("ann01", "Ann", wav="ann.wav", loop=False)
+        await room.add_participant("ben02", "Ben", wav="ben.wav", loop=False)
+        healthy_s = await _until_healthy(engine, name)
+        await asyncio.sleep(4)
+        stop_started = time.monotonic()
+        assert (await engine.adocker("stop", "-t", "30", name))[0] == 0
+        stop_s = time.monotonic() - stop_started
+        code = await _exit_code(engine, name)
+        logs = (await engine.adocker("logs", name))[2]
+    finally:
+        await engine.adocker("rm", "-f", name)
+    print(f"\ncontainer: joined after {join_s:.1f} s, healthy {healthy_s:.1f} s after that, "
+          f"docker stop took {stop_s:.1f} s")
+    assert code == 0, logs[-3000:]
+    meeting = json.loads((out / "meeting" / "meeting.json").read_text())
+    assert meeting["end_reason"] == "stopped" and meeting["exit_code"] == 0
+    assert (out / "meeting" / "report.json").is_file()
+    wavs = {p.name: p for p in (out / "meeting" / "audio").glob("*.wav")}
+    assert sorted(wavs) == ["Ann-ann01.wav", "Ben-ben02.wav"]
+    for path, hz in ((wavs["Ann-ann01.wav"], 440), (wavs["Ben-ben02.wav"], 660)):
+        assert path.stat().st_uid == IMAGE_UID
+        with wave.open(str(path)) as w:  # closed properly: the header counts exactly the data
+            assert w.getnframes() > 3 * RATE and 44 + 2 * w.getnframes() == path.stat().st_size
+        assert abs(dominant_hz(wav_mono(path)) - hz) < 10
+
+
+async def test_a_meeting_that_ends_by_itself_emails_the_notes(
+    engine: DockerEngine, image: dict[str, Any], room: FakeJitsiRoom, media_dir: Path, tmp_path: Path,
+    sink: tuple[Path, int],
+) -> None:
+    # The demo's launch review: three people, ~45 s, transcribed live in the container.
+    mail_dir, smtp_port = sink
+    paths, spans = render(MEETING, media_dir)
+    out = _out_dir(tmp_path)
+    name = "jnt-natural"
+    await _run(engine, name, out, room.url(), {
+        "BOT_MEETING__EMPTY_GRACE_S": "2", "BOT_EMAIL__TO": '["team@example.org"]',
+        "BOT_SMTP__HOST": "127.0.0.1", "BOT_SMTP__PORT": str(smtp_port), "BOT_SMTP__SECURITY": "none"})
+    footprint = Footprint(engine, name)
+    try:
+        await room.wait_event("bot_joined", timeout=90)
+        footprint.start()
+        await asyncio.gather(*(room.add_participant(p.stem.lower(), p.stem, wav=p.name, loop=False) for p in paths))
+        await asyncio.sleep(spans[-1][2] + 1.5)
+        for p in paths:
+            await room.remove_participant(p.stem.lower())
+        code = await _exit_code(engine, name, timeout_s=180)
+        print(f"\ncontainer, {spans[-1][2]:.0f} s of 3 people transcribed live: {await footprint.stop()}")
+        logs = (await engine.adocker("logs", name))[2]
+    finally:
+        await footprint.stop()
+        await engine.adocker("rm", "-f", name)
+    assert code == 0, logs[-3000:]
+    assert json.loads((out / "meeting" / "meeting.json").read_text())["end_reason"] == "room_empty"
+    messages = sorted(mail_dir.glob("*.eml"))
+    assert len(messages) == 1, logs[-3000:]
+    message = email.message_from_bytes(messages[0].read_bytes(), policy=policy.default)
+    body = message.get_body(("plain",))
+    assert body is not None and all(person in body.get_content() for person in MEETING.voices)
+    report = json.loads((out / "meeting" / "report.json").read_text())
+    assert "faster-whisper" in report["recognizer"] and report["action_items"], report["warnings"]
