@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
+
+from tests.processes import stop_session
 
 # Images survive between runs here (the base stand-in takes a minute to make); containers never do.
 DEFAULT_DATA_ROOT = Path(os.environ.get("CONTAINER_TEST_DOCKER_ROOT", "/var/tmp/jitsi-notetaker-docker"))
@@ -103,14 +104,7 @@ class DockerEngine:
             ids = self.docker("ps", "-aq", check=False, timeout=30).stdout.split()
             if ids:
                 self.docker("rm", "-f", *ids, check=False, timeout=60)
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        with contextlib.suppress(ProcessLookupError):  # its containerd and shims
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_session(proc, 30)  # and its containerd and shims
         for mount in reversed(self._mounts()):
             subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
         shutil.rmtree(self.exec_root, ignore_errors=True)

@@ -14,12 +14,10 @@ Inputs, from the environment:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -27,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.processes import stop_session
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where the workplace keeps the built web app and jitsi's Prosody modules: beside this checkout, or (for a
@@ -187,16 +187,7 @@ class JitsiStack:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        # Whatever the supervisor left behind in its session (it is the session leader) goes too.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_session(proc, 15)
         if proc.stdout is not None:
             proc.stdout.close()
 
