@@ -18,7 +18,7 @@ from bot.analysis import AnalysisInput, analyse
 from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, Participant, PostCall, segments_from
 from bot.report.files import write_report_files
 from bot.report.model import MeetingInfo, Report
-from bot.report.people import Person, aliases, people
+from bot.report.people import Person, Presence, aliases, people
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +95,7 @@ class MeetingFacts:
     duration_s: float
     url: str | None = None
     room: str | None = None
-    presence: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # id -> joined, left
+    presence: dict[str, Presence] = field(default_factory=dict)  # id -> joined, left
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     # Everyone who counted as a person in the room, audio or not: id -> every display name, the latest last.
@@ -130,8 +130,8 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
     # The roster's latest names win over the names audio arrived with (renames); a rejoin is one person.
     persons = people({**{pid: [n] for pid, n in transcriber.names.items()}, **facts.people}, facts.presence)
     alias = aliases(persons)
-    events = [e if alias.get(e.participant_id, e.participant_id) == e.participant_id
-              else dataclasses.replace(e, participant_id=alias[e.participant_id]) for e in transcriber.events]
+    events = [dataclasses.replace(e, participant_id=alias.get(e.participant_id, e.participant_id))
+              for e in transcriber.events]
     speech: dict[str, list[tuple[float, float]]] = {}
     for pid, intervals in recognition.speech.items():
         speech.setdefault(alias.get(pid, pid), []).extend(intervals)

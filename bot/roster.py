@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 
@@ -17,15 +17,15 @@ class Person:
     """A participant seen in the meeting (ids are per join: a rejoin is a new id)."""
 
     id: str
-    name: str
+    names: list[str]  # every display name this id had, the current one last
     joined_s: float
     left_s: float | None = None
     counts: bool = True  # False for hidden participants and bots
-    names: list[str] = field(default_factory=list)  # every display name, the current one last
 
-    def __post_init__(self) -> None:
-        if not self.names:
-            self.names.append(self.name)
+    @property
+    def name(self) -> str:
+        """The current display name."""
+        return self.names[-1]
 
 
 class Roster:
@@ -52,12 +52,11 @@ class Roster:
             person = self.people.get(entry.id)
             counts = not self.is_bot(entry)
             if person is None or person.left_s is not None:
-                self.people[entry.id] = Person(entry.id, entry.name, now_s, counts=counts)
+                self.people[entry.id] = Person(entry.id, [entry.name], now_s, counts=counts)
                 log.info("roster.joined", participant_id=entry.id, counts=counts, at_s=round(now_s, 1))
                 if counts and self.first_human_at is None:
                     self.first_human_at = now_s
             elif person.name != entry.name:
-                person.name = entry.name
                 person.names.append(entry.name)
                 person.counts = counts
                 self.renames.append((entry.id, entry.name))

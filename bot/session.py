@@ -338,8 +338,8 @@ class MeetingSession:
     def _finish(self, result: SessionResult) -> SessionResult:
         now = self._clock() - self._t0
         self.roster.close(now)
-        if self.join_s is not None and self.recorder is not None:
-            audio = self.recorder.captured_seconds()
+        audio = self.recorder.captured_seconds() if self.recorder is not None else {}
+        if self.join_s is not None:
             for p in self.roster.people.values():
                 if p.counts and not audio.get(p.id):
                     log.warning("session.no_audio_received", participant_id=p.id,
@@ -348,12 +348,11 @@ class MeetingSession:
         log.info("session.ended", reason=result.reason.value, exit_code=int(result.exit_code),
                  duration_s=round(now, 1), **(self.recorder.summary() if self.recorder else {}))
         if self.out_dir.exists():
-            self._write_summary(result, now)
+            self._write_summary(result, now, audio)
         return result
 
-    def _write_summary(self, result: SessionResult, duration_s: float) -> None:
+    def _write_summary(self, result: SessionResult, duration_s: float, audio: dict[str, float]) -> None:
         rec = self.recorder
-        audio = rec.captured_seconds() if rec else {}
         doc = {
             "meeting_id": self.meeting_id,
             "url": safe_url(self._url),
