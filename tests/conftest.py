@@ -19,7 +19,7 @@ from bot.session import MeetingSession
 from tests.doubles.fake_room import FakeJitsiRoom
 from tests.jitsi_stack.botproc import BotProcess, start_bot
 from tests.jitsi_stack.human import Human
-from tests.jitsi_stack.stack import JitsiStack, unavailable_reason
+from tests.jitsi_stack.stack import JitsiStack, unavailable_reason, unpack_web
 
 # In-page RTCPeerConnection pairs (the fake room's remote participants) need loopback ICE.
 TEST_BROWSER_ARGS = ["--allow-loopback-in-peer-connection"]
@@ -122,7 +122,7 @@ def jitsi_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JitsiStack
     reason = unavailable_reason()
     if reason:
         pytest.skip(reason)
-    stack = JitsiStack(tmp_path_factory.mktemp("jitsi-stack"))
+    stack = JitsiStack(tmp_path_factory.mktemp("jitsi-stack"), unpack_web(tmp_path_factory.mktemp("jitsi-web")))
     stack.start()
     yield stack
     stack.stop()

@@ -24,8 +24,8 @@ from bot.meeting.browser import LAUNCH_ARGS
 from bot.meeting.jitsi import meeting_url
 from tests.conftest import TEST_BROWSER_ARGS
 from tests.doubles.fake_room import FakeJitsiRoom
-from tests.jitsi_stack.events import JOINED, RECORDER, RECORDINGS, load, normalise, without_dominant_speaker
-from tests.jitsi_stack.human import Human
+from tests.jitsi_stack.events import RECORDER, RECORDINGS, load, normalise, without_dominant_speaker
+from tests.jitsi_stack.human import JOINED, Human
 from tests.jitsi_stack.stack import TESTED_VERSION, JitsiStack, prosody_plugins
 
 RECORDING = "jitsi-meet-566b3ba2d.json"
@@ -203,7 +203,8 @@ async def test_real_client_emits_what_was_recorded(  # type: ignore[no-untyped-d
     jitsi_stack: JitsiStack, humans, tmp_path: Path
 ) -> None:
     recorded: dict[str, Any] = {"web_app": TESTED_VERSION, "scenarios": {}}
-    hosted = JitsiStack(tmp_path / "hosted", profile="wait_for_host") if prosody_plugins() else None
+    hosted = (JitsiStack(tmp_path / "hosted", jitsi_stack.webroot, profile="wait_for_host")
+              if prosody_plugins() else None)
     try:
         for scenario in SCENARIOS:
             if scenario == "waiting_for_host":

@@ -195,9 +195,11 @@ async def test_lobby_denied_then_admitted(
 
 
 @needs_jitsi_modules
-async def test_waits_for_the_host_then_joins(humans, bots, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_waits_for_the_host_then_joins(  # type: ignore[no-untyped-def]
+    jitsi_stack: JitsiStack, humans, bots, tmp_path: Path
+) -> None:
     # Guests may not start a meeting: they wait in the lobby until a logged-in host arrives.
-    with JitsiStack(tmp_path / "stack", profile="wait_for_host") as stack:
+    with JitsiStack(tmp_path / "stack", jitsi_stack.webroot, profile="wait_for_host") as stack:
         url = stack.url("hosted-room")
         bot = await bots(stack, url, tmp_path / "bot", env={"BOT_MEETING__LOBBY_TIMEOUT_S": "120"})
         await bot.wait_state("lobby", timeout_s=60)

@@ -19,7 +19,8 @@ from pathlib import Path
 from tests.processes import stop_session
 
 # Images survive between runs here (the base stand-in takes a minute to make); containers never do.
-DEFAULT_DATA_ROOT = Path(os.environ.get("CONTAINER_TEST_DOCKER_ROOT", "/var/tmp/jitsi-notetaker-docker"))
+# CONTAINER_TEST_DOCKER_ROOT moves it.
+DEFAULT_DATA_ROOT = Path("/var/tmp/jitsi-notetaker-docker")
 
 
 def unavailable_reason() -> str | None:
@@ -36,12 +37,13 @@ class DockerEngine:
     """One dockerd for the tests.
 
     Args:
-        data_root: images and layers (kept between runs).
+        data_root: images and layers (kept between runs); default ``$CONTAINER_TEST_DOCKER_ROOT`` or
+            ``DEFAULT_DATA_ROOT``.
         exec_root: the daemon's runtime state, socket and pid file (a fresh, short path).
     """
 
-    def __init__(self, data_root: Path = DEFAULT_DATA_ROOT, exec_root: Path | None = None) -> None:
-        self.data_root = data_root
+    def __init__(self, data_root: Path | None = None, exec_root: Path | None = None) -> None:
+        self.data_root = data_root or Path(os.environ.get("CONTAINER_TEST_DOCKER_ROOT", DEFAULT_DATA_ROOT))
         self.exec_root = exec_root or Path(f"/run/jnt-docker-{os.getpid()}")
         self.socket = self.exec_root / "docker.sock"
         self.pidfile = self.exec_root / "dockerd.pid"
@@ -54,11 +56,10 @@ class DockerEngine:
         are, where BuildKit would try to resolve ``FROM`` against a registry)."""
         return {**os.environ, "DOCKER_HOST": f"unix://{self.socket}", "DOCKER_BUILDKIT": "0"}
 
-    def docker(self, *args: str, check: bool = True, timeout: float = 600,
-               capture: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``docker ARGS`` against this engine."""
+    def docker(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """Run ``docker ARGS`` against this engine (output captured)."""
         return subprocess.run(["docker", *args], env=self.env, check=check, timeout=timeout, text=True,
-                              capture_output=capture)
+                              capture_output=True)
 
     async def adocker(self, *args: str, timeout: float = 120) -> tuple[int, str, str]:
         """``docker ARGS`` without blocking the event loop (the tests' fake room runs in it): code, out, err."""

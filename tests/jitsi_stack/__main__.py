@@ -16,7 +16,7 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 from tests.jitsi_stack.human import Human
-from tests.jitsi_stack.stack import TESTED_VERSION, JitsiStack, unavailable_reason
+from tests.jitsi_stack.stack import TESTED_VERSION, JitsiStack, unavailable_reason, unpack_web
 
 
 async def main() -> int:
@@ -33,7 +33,7 @@ async def main() -> int:
         print(f"jitsi-stack: cannot run here: {reason}", file=sys.stderr)
         return 2
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="jitsi-stack-"))
-    stack = JitsiStack(workdir, profile=args.profile)
+    stack = JitsiStack(workdir, unpack_web(workdir / "web"), profile=args.profile)
     stack.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

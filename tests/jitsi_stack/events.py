@@ -30,7 +30,6 @@ EVENTS = [
 RECORDER = Path(__file__).with_name("event_recorder.js").read_text(encoding="utf-8").replace(
     "__EVENTS__", json.dumps(EVENTS))
 
-JOINED = "() => !!(window.APP && APP.conference && APP.conference._room && APP.conference._room.isJoined())"
 
 
 def normalise(log: list[dict[str, Any]]) -> list[dict[str, Any]]:

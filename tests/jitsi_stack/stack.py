@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -67,20 +66,12 @@ def unavailable_reason() -> str | None:
     return None
 
 
-_unpacked: dict[Path, Path] = {}
-
-
-def unpack_web(dist: Path) -> Path:
-    """Unpack the web app once per process (into a temporary folder removed at exit)."""
-    if dist not in _unpacked:
-        target = Path(tempfile.mkdtemp(prefix="jitsi-web-"))
-        with tarfile.open(dist) as tar:
-            tar.extractall(target, filter="data")
-        import atexit
-
-        atexit.register(shutil.rmtree, target, True)
-        _unpacked[dist] = target
-    return _unpacked[dist]
+def unpack_web(target: Path, dist: Path | None = None) -> Path:
+    """Unpack the built web app (``web_dist()`` by default) into ``target``; returns ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(dist or web_dist()) as tar:
+        tar.extractall(target, filter="data")
+    return target
 
 
 class JitsiStack:
@@ -88,6 +79,7 @@ class JitsiStack:
 
     Args:
         workdir: logs, Prosody's data, the TLS certificate and the SMTP sink's mail go here.
+        webroot: the unpacked web app (``unpack_web``); several stacks may serve the same one.
         profile: ``open`` (anyone may start a meeting; lobby available) or ``wait_for_host`` (guests wait
             until a logged-in host arrives).
     """
@@ -96,8 +88,9 @@ class JitsiStack:
     TLS_HOST = "meet.jitsi.test"
     TLS_ORIGIN = f"https://{TLS_HOST}:8443"
 
-    def __init__(self, workdir: Path, *, profile: str = "open") -> None:
+    def __init__(self, workdir: Path, webroot: Path, *, profile: str = "open") -> None:
         self.workdir = workdir
+        self.webroot = webroot
         self.profile = profile
         self._proc: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
@@ -133,9 +126,8 @@ class JitsiStack:
         if reason:
             raise RuntimeError(reason)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        webroot = unpack_web(web_dist())
         cmd = ["unshare", "-n", sys.executable, "-m", "tests.jitsi_stack.supervisor", str(self.workdir),
-               "--webroot", str(webroot), "--profile", self.profile]
+               "--webroot", str(self.webroot), "--profile", self.profile]
         plugins = prosody_plugins()
         if plugins is not None:
             cmd += ["--plugins", str(plugins)]
