@@ -6,7 +6,8 @@ FROM python:3.11-slim
 # Debian's chromium-headless-shell: the same Chromium as the desktop package without the browser around it
 # (less memory, ~40% in the capture benchmark); Playwright drives it via executable_path. libatomic1: the
 # Node.js inside Playwright's driver needs it and slim images lack it. Fonts for the pages' text. tini as
-# init, so that `docker stop` (SIGTERM) reaches the bot, which then leaves and writes its files.
+# init, so that `docker stop` (SIGTERM) reaches the bot, which then leaves and writes its files. espeak-ng
+# speaks `jitsi-bot demo`'s meeting.
 # dpkg leaves out what a headless bot never reads: documentation (but licences), manuals, translations, and
 # Mesa's GPU drivers with the LLVM they need (chromium-common depends on them; with --disable-gpu Chromium
 # renders in software and never loads them): ~200 MB.
@@ -16,7 +17,7 @@ RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*
        > /etc/dpkg/dpkg.cfg.d/jitsi-notetaker-slim \
     && apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       chromium-headless-shell libatomic1 fonts-dejavu-core tini ca-certificates \
+       chromium-headless-shell libatomic1 fonts-dejavu-core tini ca-certificates espeak-ng \
     && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument("--email", action="append", metavar="ADDR", help="email the summary here (email.to); repeatable")
     join.add_argument("--webhook", metavar="URL", help="POST the report here (webhook.url)")
 
-    sub.add_parser("demo", help="a local demo meeting (needs a source checkout: it uses the test fake room)")
+    demo = sub.add_parser("demo", help="a local demo meeting: three people talk, the bot takes notes and "
+                          "emails them to a local SMTP sink (needs espeak-ng and Chromium)")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"), help="artifact folder (default: out/demo)")
 
     dlv = sub.add_parser("deliver", help="send a finished meeting's pending email/webhook deliveries")
     dlv.add_argument("dir", type=Path, help="the meeting's artifact folder (holding report.json and outbox/)")
@@ -150,22 +152,17 @@ async def _deliver(settings: Settings, meeting_dir: Path) -> int:
     return ExitCode.OK
 
 
-def _demo() -> int:
-    script = Path(__file__).resolve().parent.parent / "scripts" / "demo_meeting.py"
-    if not script.is_file():
-        print("jitsi-bot: the demo needs a source checkout (scripts/demo_meeting.py and tests/doubles); "
-              "run scripts/demo there", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    import subprocess
+def _demo(out: Path) -> int:
+    from bot.demo.run import run_demo
 
-    return subprocess.call([sys.executable, str(script)])
+    return asyncio.run(run_demo(out))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jitsi-bot`` console script."""
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        return _demo()
+        return _demo(args.out)
     try:
         settings = load_settings(args.config, _overrides(args))
     except ConfigError as exc:

@@ -17,8 +17,8 @@ import psutil
 from aiohttp import WSMsgType, web
 from playwright.async_api import async_playwright
 
+from bot.demo.room import FakeJitsiRoom
 from bot.meeting.browser import LAUNCH_ARGS
-from tests.doubles.fake_room import FakeJitsiRoom
 
 GROUPS = ("chromium", "python", "driver")
 BUFFER = 4096
@@ -207,7 +207,9 @@ async def run_seed(media: Path, speakers: list[tuple[str, str, str]], talk_s: fl
                 context = await browser.new_context(bypass_csp=True)
                 await context.add_init_script(script=script)
                 page = await context.new_page()
-                await page.goto(room.url(audio_elements=False), wait_until="load")
+                # As the bot, skip the prejoin screen the page shows by default.
+                await page.goto(room.url(audio_elements=False) + "#config.prejoinConfig.enabled=false",
+                                wait_until="load")
                 await room.wait_event("bot_joined", timeout=60)
                 join_s = time.monotonic() - t_start
                 await asyncio.gather(*(room.add_participant(pid, name, wav=wav, loop=False)

@@ -13,16 +13,15 @@ import pytest
 from playwright.async_api import async_playwright
 
 from bot.audio import read_wav
-from bot.config import Settings, load_settings
+from bot.demo.room import DEMO_BROWSER_ARGS, FakeJitsiRoom, demo_settings
 from bot.outcome import SessionResult
 from bot.session import MeetingSession
-from tests.doubles.fake_room import FakeJitsiRoom
 from tests.jitsi_stack.botproc import BotProcess, start_bot
 from tests.jitsi_stack.human import Human
 from tests.jitsi_stack.stack import JitsiStack, unavailable_reason, unpack_web
 
 # In-page RTCPeerConnection pairs (the fake room's remote participants) need loopback ICE.
-TEST_BROWSER_ARGS = ["--allow-loopback-in-peer-connection"]
+TEST_BROWSER_ARGS = DEMO_BROWSER_ARGS
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -32,21 +31,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "e2e" in item.keywords:
             item.add_marker(skip)
-
-
-def tone_wav(path: Path, hz: float, seconds: float, amplitude: float = 0.5) -> Path:
-    """Write a 16 kHz mono tone with 1 s of silence after it."""
-    t = np.arange(int(16000 * seconds)) / 16000
-    pcm = np.concatenate([amplitude * np.sin(2 * np.pi * hz * t), np.zeros(16000)])
-    data = (pcm * 32767).astype("<i2").tobytes()
-    import wave
-
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(data)
-    return path
 
 
 def active_windows(x: np.ndarray, threshold: float = 0.05, win: int = 160) -> np.ndarray:
@@ -82,10 +66,7 @@ async def room(media_dir: Path) -> AsyncIterator[FakeJitsiRoom]:
         yield r
 
 
-def bot_settings(**meeting: Any) -> Settings:
-    """Settings for a test bot: short timeouts, loopback WebRTC allowed."""
-    values = {"empty_grace_s": 1.5, "no_one_joined_s": 60, "join_timeout_s": 20, **meeting}
-    return load_settings(None, {"meeting": values, "browser": {"extra_args": TEST_BROWSER_ARGS}})
+bot_settings = demo_settings
 
 
 RunBot = Callable[..., Awaitable[tuple[MeetingSession, "asyncio.Task[SessionResult]"]]]
@@ -97,8 +78,9 @@ async def run_bot(tmp_path: Path) -> AsyncIterator[RunBot]:
     tasks: list[asyncio.Task[SessionResult]] = []
 
     async def start(url: str, *, out: Path | None = None, extra_args: list[str] | None = None,
+                    sections: dict[str, Any] | None = None,
                     **meeting: Any) -> tuple[MeetingSession, asyncio.Task[SessionResult]]:
-        settings = bot_settings(**meeting)
+        settings = bot_settings(sections, **meeting)
         if extra_args:
             settings.browser.extra_args.extend(extra_args)
         session = MeetingSession(settings, url, out or tmp_path / "out", meeting_id="test")

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.audio import read_wav
-from tests.conftest import TEST_BROWSER_ARGS, active_windows, dominant_hz, tone_wav, wav_mono
-from tests.doubles.fake_room import FakeJitsiRoom
+from bot.demo.room import FakeJitsiRoom
+from bot.demo.speech import tone_wav
+from tests.conftest import TEST_BROWSER_ARGS, active_windows, dominant_hz, wav_mono
 
 pytestmark = pytest.mark.e2e
 

@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_BROWSER_ARGS, dominant_hz, tone_wav, wav_mono
+from bot.demo.meeting import MEETING
+from bot.demo.room import FakeJitsiRoom
+from bot.demo.speech import RATE, render, tone_wav
+from tests.conftest import TEST_BROWSER_ARGS, dominant_hz, wav_mono
 from tests.container.base import ensure_base
 from tests.container.engine import DockerEngine, unavailable_reason
-from tests.doubles.fake_room import FakeJitsiRoom
 from tests.jitsi_stack.mail import start_smtp_sink
-from tests.meetings.launch_review import MEETING
-from tests.meetings.render import RATE, render
 
 pytestmark = [pytest.mark.container, pytest.mark.timeout(1200)]
 

@@ -1,9 +1,10 @@
-"""scripts/demo as a newcomer runs it: the email reaching the SMTP sink names everyone and lists the actions."""
+"""`jitsi-bot demo` (what scripts/demo runs), from outside the checkout.
+
+The email reaching the SMTP sink names everyone and lists the actions."""
 
 from __future__ import annotations
 
 import email
-import os
 import subprocess
 import sys
 from email import policy
@@ -11,15 +12,13 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
 pytestmark = [pytest.mark.e2e, pytest.mark.asr]
 
 
 def test_demo_meeting_ends_with_the_summary_email_in_the_sink(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo_meeting.py")], cwd=ROOT,
-                          env={**os.environ, "DEMO_OUT": str(out)}, capture_output=True, text=True, timeout=400)
+    proc = subprocess.run([sys.executable, "-m", "bot", "demo", "--out", str(out)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "the SMTP sink received the summary email" in proc.stdout
     msg = email.message_from_bytes((out / "received-email.eml").read_bytes(), policy=policy.default)

@@ -20,10 +20,10 @@ from typing import Any, Protocol
 import pytest
 from playwright.async_api import Page, async_playwright
 
+from bot.demo.room import FakeJitsiRoom
 from bot.meeting.browser import LAUNCH_ARGS
 from bot.meeting.jitsi import meeting_url
 from tests.conftest import TEST_BROWSER_ARGS
-from tests.doubles.fake_room import FakeJitsiRoom
 from tests.jitsi_stack.events import RECORDER, RECORDINGS, load, normalise, without_dominant_speaker
 from tests.jitsi_stack.human import JOINED, Human
 from tests.jitsi_stack.stack import TESTED_VERSION, JitsiStack, prosody_plugins

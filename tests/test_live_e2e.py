@@ -11,12 +11,12 @@ import pytest
 
 from bot.backends.local.models import AsrChoice
 from bot.backends.local.stt import LocalBackend
+from bot.demo.meeting import MEETING
+from bot.demo.room import FakeJitsiRoom
+from bot.demo.speech import render, wer, words
 from bot.outcome import EndReason
 from bot.session import MeetingSession
 from tests.conftest import bot_settings
-from tests.doubles.fake_room import FakeJitsiRoom
-from tests.meetings.launch_review import MEETING
-from tests.meetings.render import render, wer, words
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asr]
 

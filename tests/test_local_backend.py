@@ -11,8 +11,8 @@ from bot.backends.base import Participant
 from bot.backends.local.models import AsrChoice, Decoded, Recognizer
 from bot.backends.local.stt import LocalBackend
 from bot.backends.local.vad import Segmenter
+from bot.demo.speech import speak
 from bot.report.model import Word
-from tests.meetings.render import speak
 
 
 def _pcm(audio: np.ndarray) -> bytes:

@@ -16,10 +16,10 @@ import pytest
 
 from bot.backends.local.models import AsrChoice
 from bot.backends.local.stt import LocalBackend
+from bot.demo.meeting import MEETING
+from bot.demo.speech import Meeting, render, wer, words
 from bot.replay import ReplayInputError, load_track, participants_for, replay
 from bot.report.model import Insight, Report
-from tests.meetings.launch_review import MEETING
-from tests.meetings.render import Meeting, render, wer, words
 
 pytestmark = pytest.mark.asr
 

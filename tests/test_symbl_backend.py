@@ -120,8 +120,8 @@ async def test_replay_with_the_symbl_backend(tmp_path, tmp_path_factory) -> None
     import sys
 
     from bot.backends.local.models import AsrChoice, load_recognizer
-    from tests.meetings.launch_review import MEETING
-    from tests.meetings.render import render, wer, words
+    from bot.demo.meeting import MEETING
+    from bot.demo.speech import render, wer, words
 
     paths, _ = render(MEETING, tmp_path / "wavs")
     cache = tmp_path_factory.getbasetemp() / "asr-cache"
@@ -203,11 +203,11 @@ async def test_the_report_carries_symbls_own_insights(tmp_path) -> None:  # type
 
 @pytest.mark.e2e
 async def test_join_with_symbl_keeps_credentials_out_of_the_page(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.demo.room import FakeJitsiRoom
     from bot.meeting.browser import BrowserSession
     from bot.outcome import EndReason
     from bot.session import MeetingSession
     from tests.conftest import TEST_BROWSER_ARGS
-    from tests.doubles.fake_room import FakeJitsiRoom
 
     browsers: list[BrowserSession] = []
 

@@ -548,7 +548,7 @@ async def test_real_recognizer_transcribes_what_it_receives(tmp_path_factory: py
     from pathlib import Path
 
     from bot.backends.local.models import AsrChoice, load_recognizer
-    from tests.meetings.render import speak
+    from bot.demo.speech import speak
 
     cache = Path(os.environ.get("BOT_ASR__CACHE_DIR", tmp_path_factory.getbasetemp() / "asr-cache"))
     recognizer, _ = await asyncio.to_thread(load_recognizer, AsrChoice(cache_dir=cache, allow_download=False))

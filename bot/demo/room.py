@@ -1,6 +1,6 @@
-"""A fake Jitsi Meet room for tests: an aiohttp server plus a controller that drives the page.
+"""A stand-in Jitsi Meet room (the demo meeting, and the tests' fake room): an aiohttp server and its controller.
 
-The page (``fake_room_page/room.html``, ``room.js``) exposes the same globals, method names, event strings and
+The page (``page/room.html``, ``room.js``) exposes the same globals, method names, event strings and
 selectors as real Jitsi Meet (see shared/docs/JITSI.md) and produces real WebRTC audio: every participant's
 source (a tone or a WAV file) is sent through an in-page ``RTCPeerConnection`` pair, and the received
 ``MediaStreamTrack`` is what the fake ``JitsiRemoteTrack`` wraps.
@@ -18,17 +18,23 @@ import itertools
 import json
 import logging
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 from aiohttp import WSMsgType, web
 
+from bot.config import Settings, load_settings
+
 log = logging.getLogger(__name__)
 
-PAGE_DIR = Path(__file__).resolve().parent / "fake_room_page"
+PAGE_DIR = Path(__file__).resolve().parent / "page"
+# The page's participants talk through in-page RTCPeerConnection pairs on 127.0.0.1: loopback ICE.
+DEMO_BROWSER_ARGS = ["--allow-loopback-in-peer-connection"]
 LOBBY_MODES = ("off", "admit", "deny", "never", "manual")
+FULL_MODES = ("visitor", "refuse")
 
 
 class FakeJitsiRoom:
@@ -39,8 +45,13 @@ class FakeJitsiRoom:
     one (then ``TimeoutError``); errors raised in the page come back as ``RuntimeError``.
 
     The room keeps a roster of the participants added through it: a page that connects later (for example
-    after ``reload_page()``) is given the same participants before any other command, so a reloaded bot
-    sees them again when it rejoins.
+    after ``reload_page()``) is given the same participants (each in the room it was last in, with the audio
+    slot it last held, never a silenced one) and whether the host has arrived, before any other command, so a
+    reloaded bot sees them again when it rejoins.
+
+    As the real client, the page replaces ``APP.conference._room`` with a new JitsiConference when the bot
+    moves to a breakout room or back (``getBreakoutRooms().isBreakoutRoom()``) and when it retries a full
+    room as a visitor (``getRole() == "visitor"``); listeners on the old object hear nothing more.
     """
 
     def __init__(
@@ -62,6 +73,7 @@ class FakeJitsiRoom:
         self._queues: dict[str, deque[dict[str, Any]]] = {}
         self._new_event = asyncio.Condition()
         self._roster: dict[str, dict[str, Any]] = {}
+        self._host_present = False
         self._sockets: set[web.WebSocketResponse] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self.events: list[dict[str, Any]] = []
@@ -133,23 +145,44 @@ class FakeJitsiRoom:
         self,
         room: str = "testroom",
         *,
-        prejoin: bool = False,
         lobby: str = "off",
         password: str | None = None,
         waiting_for_host: bool | str = False,
         p2p: bool = False,
         audio_elements: bool = True,
         worklet: bool = True,
+        ignored_hash_keys: Sequence[str] = (),
+        full: str | None = None,
     ) -> str:
         """The meeting URL; the options go in the ``?query`` so a bot can append its own ``#hash``.
 
-        ``waiting_for_host``: True for jicofo's flow (authenticationRequired until a moderator logs in),
-        ``"lobby"`` for mod_muc_wait_for_host's (guests wait in the lobby, membersOnly with waitingForHost).
+        As jitsi-meet, the page shows the prejoin screen unless the hash says
+        ``config.prejoinConfig.enabled=false``, and applies ``config.*`` hash keys only along the paths of
+        the app's config whitelist.
+
+        Args:
+            room: the room name (the URL path).
+            lobby: ``"off"``, or who decides a knock: ``"admit"``, ``"deny"``, ``"never"``, ``"manual"``
+                (``admit_bot``/``deny_bot``).
+            password: the room is locked with it.
+            waiting_for_host: True for jicofo's flow (authenticationRequired until a moderator logs in),
+                ``"lobby"`` for mod_muc_wait_for_host's (guests wait in the lobby, membersOnly with
+                waitingForHost); either way the app retries every 5 s until ``host_arrives()``.
+            p2p: two people talk peer to peer (unless the bot sends ``config.p2p.enabled=false``).
+            audio_elements: the app renders an ``<audio>`` element per remote audio track.
+            worklet: the browser has AudioWorklet.
+            ignored_hash_keys: hash keys the deployment ignores although the app would apply them (e.g.
+                ``["config.prejoinConfig.enabled"]`` shows the prejoin screen to a bot that skips it).
+            full: the room is at its occupant limit: ``"visitor"`` (the join fails with max_users, then
+                the app joins as a visitor) or ``"refuse"`` (it fails, and the page says the meeting is full).
         """
         if lobby not in LOBBY_MODES:
             raise ValueError(f"lobby must be one of {LOBBY_MODES}, not {lobby!r}")
+        if full is not None and full not in FULL_MODES:
+            raise ValueError(f"full must be one of {FULL_MODES} or None, not {full!r}")
+        if any("," in key for key in ignored_hash_keys):
+            raise ValueError(f"hash keys cannot contain commas: {list(ignored_hash_keys)}")
         params: dict[str, str] = {
-            "prejoin": str(int(prejoin)),
             "lobby": lobby,
             "waiting_for_host": waiting_for_host if isinstance(waiting_for_host, str) else str(int(waiting_for_host)),
             "p2p": str(int(p2p)),
@@ -158,6 +191,10 @@ class FakeJitsiRoom:
         }
         if password is not None:
             params["password"] = password
+        if ignored_hash_keys:
+            params["ignored_hash_keys"] = ",".join(ignored_hash_keys)
+        if full is not None:
+            params["full"] = full
         return f"{self.base_url}/{quote(room, safe='')}?{urlencode(params)}"
 
     # ------------------------------------------------------------------ page events
@@ -200,15 +237,36 @@ class FakeJitsiRoom:
         wav: str | None = None,
         loop: bool = True,
         hidden: bool = False,
+        hidden_from_recorder: bool = False,
         jigasi: bool = False,
         audio: bool = True,
         gain: float = 0.3,
+        track_first: bool = False,
+        moderator: bool = False,
     ) -> None:
-        """Add a remote participant; returns once its TRACK_ADDED fired (at once if unjoined or audio=False).
+        """Add a remote participant to the room the bot is in.
 
-        ``tone_hz`` makes a sine source, ``wav`` a WAV file from ``media_dir`` (played once if ``loop`` is
-        false); neither gives a silent source. ``audio=False`` keeps the source but sends no track (see
-        ``rewrite_ssrc``).
+        Returns once its TRACK_ADDED fired (at once if the bot is not joined or ``audio=False``).
+
+        Args:
+            pid: its id (endpoint id).
+            name: its display name.
+            tone_hz: a sine source; ``wav``: a WAV file from ``media_dir`` (played once if ``loop`` is
+                false); neither gives a silent source.
+            wav: see ``tone_hz``.
+            loop: see ``tone_hz``.
+            hidden: ``isHidden()`` (a recorder or transcriber); its audio track is reported like anyone's.
+            hidden_from_recorder: ``isHiddenFromRecorder()`` (not hidden).
+            jigasi: a dial-in (SIP) participant: ``getProperty("features_jigasi")`` is undefined at
+                USER_JOINED and becomes true ~0.5 s later with ``conference.participant_property_changed``
+                ``(participant, "features_jigasi", undefined, true)``, as the library's features query.
+            audio: False keeps the source but gives it no audio slot (see ``rewrite_ssrc``,
+                ``forward_loudest``).
+            gain: the source's gain.
+            moderator: ``getRole()`` is "moderator".
+            track_first: mid-call, TRACK_ADDED (audio, then video) comes first, while
+                ``getParticipantById()`` is still undefined, and USER_JOINED ~0.3 s later (source signalling
+                before presence).
         """
         if tone_hz is not None and wav is not None:
             raise ValueError("give tone_hz or wav, not both")
@@ -224,12 +282,21 @@ class FakeJitsiRoom:
             "wav": wav,
             "loop": loop,
             "hidden": hidden,
+            "hidden_from_recorder": hidden_from_recorder,
             "jigasi": jigasi,
             "audio": audio,
             "gain": gain,
+            "moderator": moderator,
         }
-        await self._command("add_participant", spec)
-        self._roster[pid] = spec
+        result = await self._command("add_participant", {**spec, "track_first": track_first})
+        self._roster[pid] = {**spec, "room": result["room"]}
+
+    async def send_chat(self, pid: str, text: str, *, private: bool = False) -> None:
+        """``pid`` sends a chat message to the group (MESSAGE_RECEIVED) or to the bot alone (PRIVATE_...).
+
+        The bot's own messages (``sendTextMessage``) arrive as page events ``{"event": "chat_sent", "text"}``.
+        """
+        await self._command("send_chat", {"pid": pid, "text": text, "private": private})
 
     async def rename(self, pid: str, name: str) -> None:
         """Change a participant's display name (DISPLAY_NAME_CHANGED)."""
@@ -238,7 +305,11 @@ class FakeJitsiRoom:
             self._roster[pid]["name"] = name
 
     async def remove_participant(self, pid: str) -> None:
-        """Stop the participant's source, fire TRACK_REMOVED for its tracks, then USER_LEFT."""
+        """Stop the participant's source, fire TRACK_REMOVED for its tracks, then USER_LEFT.
+
+        Over the bridge (not P2P) the audio track is left ownerless, as the library does with SSRC
+        rewriting (see ``release_slot``), and ``forward_loudest`` may give it to someone else.
+        """
         await self._command("remove_participant", {"pid": pid})
         self._roster.pop(pid, None)
 
@@ -265,12 +336,19 @@ class FakeJitsiRoom:
         await self._command("deny_bot", {})
 
     async def host_arrives(self) -> None:
-        """End the waiting for the host (either ``waiting_for_host`` mode); the bot joins."""
+        """The host is there (either ``waiting_for_host`` mode): the app's next retry (within 5 s) joins.
+
+        The host stays: a page that connects later (a reload) joins without waiting.
+        """
+        self._host_present = True
         await self._command("host_arrives", {})
 
     async def switch_p2p_to_bridge(self) -> None:
-        """Replace every remote audio track: TRACK_REMOVED, then a new peer connection pair and a new
-        JitsiRemoteTrack (``isP2P`` false) with TRACK_ADDED."""
+        """Move the call from P2P to the bridge: every remote audio track is replaced.
+
+        TRACK_REMOVED, then a new peer connection pair and a new JitsiRemoteTrack (``isP2P`` false) with
+        TRACK_ADDED.
+        """
         await self._command("switch_p2p_to_bridge", {})
 
     async def rewrite_ssrc(self, from_pid: str, to_pid: str) -> None:
@@ -280,22 +358,118 @@ class FakeJitsiRoom:
         source, report ``getParticipantId() == to_pid`` and fire TRACK_ADDED.
         """
         await self._command("rewrite_ssrc", {"from": from_pid, "to": to_pid})
-        if from_pid in self._roster:
-            self._roster[from_pid]["audio"] = False
-        if to_pid in self._roster:
-            self._roster[to_pid]["audio"] = True
+        self._slot_moved(from_pid, to_pid)
+
+    async def forward_loudest(self, pids: Sequence[str]) -> list[tuple[str | None, str]]:
+        """Model a bridge that forwards only a few audio slots: ``pids`` should hold them now.
+
+        Each of ``pids`` without a slot gets an ownerless one (``release_slot``) or, failing that, one of a
+        holder not in ``pids``, moved as ``rewrite_ssrc`` does; holders not needed keep theirs. Raises
+        ``RuntimeError`` when there are fewer movable slots than ``pids`` lacking one. Returns the moves,
+        ``(previous owner or None, new owner)``.
+        """
+        moves = await self._command("forward_loudest", {"pids": list(pids)})
+        for from_pid, to_pid in moves:
+            self._slot_moved(from_pid, to_pid)
+        return [(m[0], m[1]) for m in moves]
+
+    async def release_slot(self, pid: str) -> None:
+        """The bridge stops forwarding ``pid`` on its audio slot (SSRC rewriting): an ownerless track.
+
+        The track fires TRACK_REMOVED (still owned by ``pid`` during the event); then its
+        ``getParticipantId()`` and ``getSourceName()`` are null, as the library leaves them, and its
+        MediaStreamTrack stays live, carrying no packets, with no TRACK_ADDED until ``forward_loudest``
+        gives it to someone. ``pid`` stays in the meeting.
+        """
+        await self._command("release_slot", {"pid": pid})
+        self._slot_moved(pid, None)
+
+    async def silence_slot(self, pid: str, *, silent: bool = True) -> None:
+        """Stop (or with ``silent=False`` resume) the RTP of ``pid``'s audio slot, with no event at all.
+
+        The track stays bound to ``pid``, live and unmuted (no TRACK_REMOVED, ``isMuted()`` false), but
+        receives no packets, as when the bridge stops forwarding without signalling it, until the slot
+        moves to another speaker. Not kept in the roster: a page that connects later (a reload, a rejoin)
+        gets the audio again.
+        """
+        await self._command("silence_slot", {"pid": pid, "silent": silent})
+
+    async def move_bot_to_breakout(self, name: str, participants: Sequence[str] = ()) -> str:
+        """Move the bot, with ``participants``, into the breakout room ``name``, as the app's moveToRoom.
+
+        The current conference fires TRACK_REMOVED for every remote track, USER_LEFT for every member and
+        CONFERENCE_LEFT, and is dropped; a new JitsiConference becomes ``APP.conference._room`` (its
+        ``getName()`` is the room's id, a uuid; ``getBreakoutRooms().isBreakoutRoom()`` is true and
+        ``getMainRoomJid()`` the main room's JID; ``myUserId()`` unchanged). About 1 s later it fires
+        USER_JOINED for ``participants``, CONFERENCE_JOINED, then their TRACK_ADDED (new tracks). Returns
+        the breakout conference's name once joined.
+        """
+        for pid in participants:
+            if pid not in self._roster:
+                raise ValueError(f"unknown participant {pid}")
+        result = await self._command("move_bot_to_breakout", {"name": name, "participants": list(participants)})
+        for pid in participants:
+            self._roster[pid]["room"] = name
+        return str(result["conference"])
+
+    async def return_to_main_room(self) -> None:
+        """The breakout rooms close: everyone, the bot too, moves back to the main room.
+
+        The same sequence as ``move_bot_to_breakout``, into a new main-room JitsiConference
+        (``isBreakoutRoom()`` false); returns once joined.
+        """
+        await self._command("return_to_main_room", {})
+        for spec in self._roster.values():
+            spec["room"] = "main"
+
+    async def ice_failure(
+        self, recovery: Literal["reinvite", "reload"] = "reinvite", *, reload_after_s: float = 1.0
+    ) -> None:
+        """The bridge connection's ICE fails.
+
+        ``"reinvite"`` (the library's default recovery): the session is terminated and jicofo invites the
+        client again; every remote track fires TRACK_REMOVED and comes back as a new JitsiRemoteTrack with
+        a new MediaStreamTrack (TRACK_ADDED, ``isP2P`` false). The conference stays joined: no
+        CONFERENCE_FAILED, no CONFERENCE_LEFT. ``"reload"`` (ICE restarts exhausted): CONFERENCE_FAILED
+        ``("conference.iceFailed")``, the app leaves the conference and reloads the page after
+        ``reload_after_s`` (the real app counts down 10-30 s); returns once the reloaded page has connected.
+        """
+        if recovery not in ("reinvite", "reload"):
+            raise ValueError(f"recovery must be 'reinvite' or 'reload', not {recovery!r}")
+        if recovery == "reinvite":
+            await self._command("ice_failure", {"recovery": recovery})
+            return
+        await self._reloading(
+            "ice_failure", {"recovery": recovery, "reload_after_ms": int(reload_after_s * 1000)}, reload_after_s
+        )
+
+    async def focus_restart(self, *, reload_after_s: float = 1.0) -> None:
+        """Jicofo leaves the room: CONFERENCE_FAILED ``("conference.focusLeft")``, then a page reload.
+
+        The app leaves the failed conference (TRACK_REMOVED, USER_LEFT, CONFERENCE_LEFT), shows its reload
+        dialog and reloads after ``reload_after_s`` (the real app counts down 10-30 s); returns once the
+        reloaded page has connected.
+        """
+        await self._reloading("focus_restart", {"reload_after_ms": int(reload_after_s * 1000)}, reload_after_s)
 
     async def reload_page(self) -> None:
         """Make the page call ``location.reload()``; returns once the reloaded page has connected."""
+        await self._reloading("reload_page", {}, 0.0)
+
+    async def _reloading(self, cmd: str, args: dict[str, Any], delay_s: float) -> None:
         old = self._ws
-        await self._command("reload_page", {})
-        deadline = asyncio.get_running_loop().time() + self._connect_timeout
+        await self._command(cmd, args)
+        deadline = asyncio.get_running_loop().time() + delay_s + self._connect_timeout
         while self._ws is None or self._ws is old:
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(
-                    f"reload_page: no reloaded page connected within {self._connect_timeout} s"
-                )
+                raise TimeoutError(f"{cmd}: no reloaded page connected within {delay_s + self._connect_timeout} s")
             await asyncio.sleep(0.02)
+
+    def _slot_moved(self, from_pid: str | None, to_pid: str | None) -> None:
+        if from_pid is not None and from_pid in self._roster:
+            self._roster[from_pid]["audio"] = False
+        if to_pid is not None and to_pid in self._roster:
+            self._roster[to_pid]["audio"] = True
 
     async def stall_audio(self) -> int:
         """Suspend every AudioContext the page did not create itself (a bot's capture stalls).
@@ -305,7 +479,12 @@ class FakeJitsiRoom:
         return int(await self._command("stall_audio", {}))
 
     async def state(self) -> dict[str, Any]:
-        """``{"joined", "participants", "password_tries", "knocked", "display_name"}`` from the page."""
+        """The page's state.
+
+        ``{"joined", "participants", "password_tries", "knocked", "display_name", "finished", "room",
+        "conference", "visitor"}``: ``room`` is ``"main"`` or the breakout room's name, ``conference`` the
+        current JitsiConference's ``getName()``, ``finished`` whether this page will not join (again).
+        """
         result = await self._command("state", {})
         assert isinstance(result, dict)
         return result
@@ -348,8 +527,10 @@ class FakeJitsiRoom:
         # Events not yet awaited belong to the previous page: a new page starts fresh queues.
         self._queues.clear()
         # Give the new page the roster first; the page runs commands in order.
-        if self._roster:
-            sync = self._send(ws, "sync", {"participants": list(self._roster.values())})
+        if self._roster or self._host_present:
+            sync = self._send(
+                ws, "sync", {"participants": list(self._roster.values()), "host_present": self._host_present}
+            )
             sync.add_done_callback(_log_failure)
         self._connected.set()
         try:
@@ -400,3 +581,13 @@ class FakeJitsiRoom:
 def _log_failure(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled() and fut.exception() is not None:
         log.warning("fake room: roster sync failed: %s", fut.exception())
+
+
+def demo_settings(sections: dict[str, Any] | None = None, **meeting: Any) -> Settings:
+    """Settings for a bot in this room: short timeouts, loopback WebRTC allowed (tests and benchmarks).
+
+    ``meeting`` overrides ``[meeting]`` keys; ``sections`` other sections (e.g. ``{"email": {...}}``).
+    """
+    values = {"empty_grace_s": 1.5, "no_one_joined_s": 60, "join_timeout_s": 20, **meeting}
+    return load_settings(None, {**(sections or {}), "meeting": values,
+                                "browser": {"extra_args": DEMO_BROWSER_ARGS}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import wave
@@ -40,30 +41,23 @@ class Meeting:
 
 def speak(text: str, voice: str, speed: int = 155) -> np.ndarray:
     """espeak-ng speech as float32 at 16 kHz."""
+    import soxr  # type: ignore[import-untyped]
+
     raw = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],
                          check=True, capture_output=True).stdout
-    with wave.open(_BytesWav(raw), "rb") as w:  # type: ignore[arg-type]
+    with wave.open(io.BytesIO(_fix_stream_header(raw)), "rb") as w:
         rate = w.getframerate()
         data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768
-    import soxr
-
-    return soxr.resample(data, rate, RATE).astype(np.float32)
+    return np.asarray(soxr.resample(data, rate, RATE), dtype=np.float32)
 
 
-class _BytesWav:
-    """espeak-ng writes a streaming WAV header with zero sizes to stdout; patch them for the wave module."""
-
-    def __init__(self, raw: bytes) -> None:
-        import io
-
-        fixed = bytearray(raw)
-        fixed[4:8] = (len(raw) - 8).to_bytes(4, "little")
-        idx = raw.find(b"data")
-        fixed[idx + 4 : idx + 8] = (len(raw) - idx - 8).to_bytes(4, "little")
-        self._io = io.BytesIO(bytes(fixed))
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._io, name)
+def _fix_stream_header(raw: bytes) -> bytes:
+    """espeak-ng writes a streaming WAV header with zero sizes to stdout; fill them in for the wave module."""
+    fixed = bytearray(raw)
+    fixed[4:8] = (len(raw) - 8).to_bytes(4, "little")
+    idx = raw.find(b"data")
+    fixed[idx + 4 : idx + 8] = (len(raw) - idx - 8).to_bytes(4, "little")
+    return bytes(fixed)
 
 
 def render(meeting: Meeting, out_dir: Path) -> tuple[list[Path], list[tuple[str, float, float]]]:
@@ -107,3 +101,15 @@ def wer(reference: list[str], hypothesis: list[str]) -> float:
             cur = min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
             prev, d[j] = d[j], cur
     return d[len(hypothesis)] / max(1, len(reference))
+
+
+def tone_wav(path: Path, hz: float, seconds: float, amplitude: float = 0.5) -> Path:
+    """Write a 16 kHz mono tone with 1 s of silence after it."""
+    t = np.arange(int(RATE * seconds)) / RATE
+    pcm = np.concatenate([amplitude * np.sin(2 * np.pi * hz * t), np.zeros(RATE)])
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((pcm * 32767).astype("<i2").tobytes())
+    return path

@@ -1,6 +1,6 @@
 """A launch review among three people: questions, action items with and without names, a follow-up."""
 
-from tests.meetings.render import Line, Meeting
+from bot.demo.speech import Line, Meeting
 
 MEETING = Meeting(
     title="Launch review",

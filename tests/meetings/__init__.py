@@ -1,1 +1,0 @@
-"""Test meetings: scripted dialogues rendered to speech with espeak-ng, with what a notetaker should find."""
