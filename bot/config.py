@@ -44,11 +44,25 @@ class MeetingSettings(_Section):
     page_load_timeout_s: float = Field(30, gt=0, description="Time for the meeting page to load.")
     join_timeout_s: float = Field(60, gt=0, description="Time to join once the page loaded (not in a lobby).")
     lobby_timeout_s: float = Field(300, gt=0, description="Time to wait in a lobby to be admitted.")
+    host_timeout_s: float = Field(
+        900, gt=0, description="Time to wait for a host to start the meeting (a moderator must log in first).")
+    room_full_wait_s: float = Field(
+        20, gt=0, description="When the room is full, time for the app to rejoin as a (receive-only) visitor.")
     empty_grace_s: float = Field(30, ge=0, description="Leave after the room has been empty this long.")
     no_one_joined_s: float = Field(600, gt=0, description="Leave if nobody joined within this time.")
     max_duration_s: float = Field(4 * 3600, gt=0, description="Leave after this long in any case.")
     media_timeout_s: float = Field(60, gt=0, description="Rejoin when no audio arrives this long.")
     max_rejoins: int = Field(3, ge=0, description="How often the media watchdog may reload the page.")
+    reconnect_timeout_s: float = Field(
+        45, gt=0, description="After leaving the conference without a real end (a breakout-room move, an ICE or "
+        "focus restart, a page reload), time for the app to get back in before the bot rejoins itself.")
+    silent_slot_s: float = Field(
+        10, gt=0, description="Rejoin when the current speaker's audio track receives no packets this long.")
+    chat_notice: str = Field(
+        "{name} is taking notes of this meeting: the audio is recorded and transcribed, and the notes are sent "
+        "{delivery} after the meeting. Type /notes help for commands.",
+        max_length=1000, description="Posted in the meeting chat on joining ({name}, {delivery}); empty: none.")
+    chat_commands: bool = Field(True, description="Obey /notes commands in the meeting chat.")
     shutdown_grace_s: float = Field(20, gt=0, description="Time to finalize after SIGTERM/SIGINT.")
     p2p: bool = Field(
         True,
@@ -59,6 +73,16 @@ class MeetingSettings(_Section):
         default_factory=list,
         description="Regular expressions; participants whose display name matches count as bots.",
     )
+
+    @field_validator("chat_notice")
+    @classmethod
+    def _notice_template(cls, v: str) -> str:
+        try:
+            v.format(name="", delivery="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{name}} and {{delivery}} can be filled in ({type(exc).__name__}: {exc})") \
+                from None
+        return v
 
 
 class BrowserSettings(_Section):

@@ -28,6 +28,8 @@ class EndReason(StrEnum):
     KICKED = "kicked"
     CONFERENCE_ENDED = "conference_ended"
     STOPPED = "stopped"  # SIGTERM / SIGINT
+    STOPPED_IN_CHAT = "stopped_in_chat"  # a moderator typed /notes stop
+    CONNECTION_LOST = "connection_lost"  # out of the conference and not back, rejoins used up
     MEDIA_LOST = "media_lost"
     BROWSER_CRASHED = "browser_crashed"
     JOIN_FAILED = "join_failed"
@@ -42,6 +44,7 @@ class SessionResult:
     exit_code: ExitCode
     reason: EndReason
     message: str = ""
+    join_failure: str | None = None  # why the bot could not join (JoinFailure value), for meeting.json
 
 
 def slug(text: str, *, limit: int = 60, fallback: str = "x") -> str:

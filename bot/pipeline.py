@@ -104,19 +104,34 @@ class MeetingFacts:
     audio_s: dict[str, float] | None = None
 
 
+UNFORWARDED_MIN_S = 10.0  # below that: the moment between joining and the first packet, not worth a warning
+
+
+def _no_audio(facts: MeetingFacts, person: Person) -> tuple[float, float]:
+    """Seconds ``person`` was present, and of those the seconds with none of their audio reaching the bot."""
+    assert facts.audio_s is not None
+    joined = person.joined_s or 0.0
+    left = person.left_s if person.left_s is not None else facts.duration_s
+    present = max(0.0, left - joined)
+    received = sum(facts.audio_s.get(pid, 0.0) for pid in person.ids)
+    return present, max(0.0, present - received)
+
+
 def _no_audio_warnings(facts: MeetingFacts, persons: list[Person]) -> list[str]:
-    """One warning per person who was in the room but whose audio never reached the bot."""
+    """Say whose audio never reached the bot, and who was long without a forwarded track (loudest-N)."""
     if facts.audio_s is None:
         return []
     out = []
     for person in persons:
         if not any(pid in facts.people for pid in person.ids):
             continue
-        if any(facts.audio_s.get(pid, 0.0) > 0 for pid in person.ids):
-            continue
-        joined = person.joined_s or 0.0
-        left = person.left_s if person.left_s is not None else facts.duration_s
-        out.append(f"{person.name}: present {max(0.0, left - joined):.0f} s, no audio received")
+        present, missing = _no_audio(facts, person)
+        if not any(facts.audio_s.get(pid, 0.0) > 0 for pid in person.ids):
+            out.append(f"{person.name}: present {present:.0f} s, no audio received")
+        elif missing >= UNFORWARDED_MIN_S:
+            out.append(f"{person.name}: no audio forwarded to the bot for {missing:.0f} s of {present:.0f} s "
+                       "(the bridge forwards only the loudest speakers; speech beyond them, if any, was not "
+                       "received)")
     return out
 
 
@@ -149,6 +164,8 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
         if person is not None:
             p.joined_s, p.left_s = person.joined_s, person.left_s
             p.other_ids = list(person.ids[1:])
+            if facts.audio_s is not None and any(pid in facts.people for pid in person.ids):
+                p.no_audio_s = round(_no_audio(facts, person)[1], 1)
         p.talk_time_s, p.talk_share = round(p.talk_time_s, 3), round(p.talk_share, 4)
         p.sentiment = round(p.sentiment, 4)
     a = result.analytics

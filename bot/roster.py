@@ -21,6 +21,7 @@ class Person:
     joined_s: float
     left_s: float | None = None
     counts: bool = True  # False for hidden participants and bots
+    phone: bool = False  # dialled in (jigasi)
 
     @property
     def name(self) -> str:
@@ -42,7 +43,7 @@ class Roster:
         self.renames: list[tuple[str, str]] = []  # (participant id, new name), for the recorder
 
     def is_bot(self, entry: RosterEntry) -> bool:
-        """Hidden participants (recorders, transcribers), gateways and configured names are bots."""
+        """Hidden participants (recorders, transcribers) and configured names are bots; dial-in people are not."""
         return entry.hidden or entry.bot or any(p.search(entry.name) for p in self._ignore)
 
     def update(self, entries: list[RosterEntry], now_s: float) -> None:
@@ -51,16 +52,23 @@ class Roster:
         for entry in entries:
             person = self.people.get(entry.id)
             counts = not self.is_bot(entry)
-            if person is None or person.left_s is not None:
-                self.people[entry.id] = Person(entry.id, [entry.name], now_s, counts=counts)
-                log.info("roster.joined", participant_id=entry.id, counts=counts, at_s=round(now_s, 1))
-                if counts and self.first_human_at is None:
-                    self.first_human_at = now_s
-            elif person.name != entry.name:
+            if person is None:
+                self.people[entry.id] = Person(entry.id, [entry.name], now_s, counts=counts, phone=entry.phone)
+                log.info("roster.joined", participant_id=entry.id, counts=counts, phone=entry.phone,
+                         at_s=round(now_s, 1))
+            elif person.left_s is not None:  # the same id back (a breakout-room move keeps ids): one person
+                person.left_s = None
+                log.info("roster.returned", participant_id=entry.id, at_s=round(now_s, 1))
+            if person is not None and person.name != entry.name:
                 person.names.append(entry.name)
-                person.counts = counts
                 self.renames.append((entry.id, entry.name))
                 log.info("roster.renamed", participant_id=entry.id)
+            current = self.people[entry.id]
+            if (current.counts, current.phone) != (counts, entry.phone):  # flags can arrive late (jigasi)
+                current.counts, current.phone = counts, entry.phone
+                log.info("roster.flags", participant_id=entry.id, counts=counts, phone=entry.phone)
+            if counts and self.first_human_at is None:
+                self.first_human_at = now_s
         for person in self.people.values():
             if person.left_s is None and person.id not in present:
                 person.left_s = now_s

@@ -1,6 +1,7 @@
 """MeetingSession: the lifecycle of one meeting, from launch to the artifacts on disk.
 
-States: ``starting → joining → (lobby | password | waiting_for_host) → in_call → finalizing → done | failed``.
+States: ``starting → joining → (lobby | password | waiting_for_host | room_full) → in_call ⇄ reconnecting →
+finalizing → done | failed``.
 Each transition is logged once. Whatever happens, the audio spools are closed (valid WAVs) and
 ``meeting.json`` records how the meeting ended.
 """
@@ -20,9 +21,19 @@ import structlog
 
 from bot.backends.base import ConversationBackend
 from bot.bridge.metrics import Metric
-from bot.bridge.protocol import Conference, ControlMessage, DominantSpeaker, Hello, PageError, Roster
+from bot.bridge.protocol import (
+    Chat,
+    Conference,
+    ControlMessage,
+    DominantSpeaker,
+    Hello,
+    PageError,
+    Roster,
+    TrackStatsReport,
+)
 from bot.bridge.recorder import MeetingRecorder
 from bot.bridge.server import BridgeServer
+from bot.chat import HELP, MAX_ADDED_RECIPIENTS, mask_address, notice_text, parse_command, valid_address
 from bot.config import Settings
 from bot.live import LiveTranscription
 from bot.meeting.browser import BrowserSession
@@ -36,6 +47,10 @@ from bot.roster import Roster as RosterTracker
 log = structlog.get_logger(__name__)
 
 TICK_S = 0.5
+# conference.failed errors after which there is no conference to go back to; any other failure (ICE, focus,
+# bridge, a restart) is waited out for meeting.reconnect_timeout_s.
+FATAL_ERRORS = ("conference.destroyed", "conference.connectionError.accessDenied",
+                "conference.connectionError.notAllowed")
 
 
 class MeetingSession:
@@ -87,6 +102,14 @@ class MeetingSession:
         self.join_s: float | None = None
         self.worklet: bool | None = None
         self.page_errors = 0
+        self.rooms: list[dict[str, Any]] = []  # the conference the bot was in, from when (breakout rooms)
+        self.silent_slots: list[dict[str, Any]] = []
+        self.warnings: list[str] = []  # for the report, beyond what the recorder and roster know
+        self.added_recipients: list[str] = []  # /notes email
+        self._rtp: dict[tuple[int, int], tuple[int, float, bool]] = {}  # (conn, track) -> packets, since, muted
+        self._dominant_since = 0.0
+        self._chat_out: list[str] = []
+        self._stop_reason: SessionResult | None = None
 
     def request_stop(self) -> None:
         """Leave gracefully as soon as possible (SIGTERM/SIGINT)."""
@@ -109,17 +132,17 @@ class MeetingSession:
                     self.recorder.rename(pid, name)
             self.roster.renames.clear()
         elif isinstance(msg, Conference):
-            if msg.state == "joined":
-                self.status.joined = True
-            elif msg.state == "left":
-                self.status.left = True
-            elif msg.state == "kicked":
-                self.status.kicked = True
-            elif msg.state == "failed" and msg.error:
-                self.status.errors.append(msg.error)
-            log.info("page.conference", state=msg.state, error=msg.error)
+            self._on_conference(msg, now)
         elif isinstance(msg, DominantSpeaker):
             self.dominant.append((round(now, 3), msg.participant_id))
+            self._dominant_since = now
+        elif isinstance(msg, TrackStatsReport):
+            for t in msg.tracks:
+                old = self._rtp.get((conn, t.track))
+                since = now if old is None or t.packets != old[0] else old[1]
+                self._rtp[(conn, t.track)] = (t.packets, since, t.muted)
+        elif isinstance(msg, Chat):
+            self._on_chat(msg)
         elif isinstance(msg, Hello):
             self.worklet = msg.worklet
             log.info("page.capture_ready", conn=conn, worklet=msg.worklet, sample_rate=msg.sample_rate)
@@ -128,6 +151,64 @@ class MeetingSession:
         elif isinstance(msg, PageError):
             self.page_errors += 1
             log.warning("page.error", conn=conn, message=msg.message[:500])
+
+    def _on_conference(self, msg: Conference, now: float) -> None:
+        status = self.status
+        if msg.state == "joined":
+            status.joined, status.left = True, False
+            status.breakout, status.visitor = msg.breakout, msg.visitor
+            if msg.room and msg.room != status.room:
+                status.room = msg.room
+                self.rooms.append({"room": msg.room, "title": msg.title, "breakout": msg.breakout,
+                                   "visitor": msg.visitor, "from_s": round(now, 3)})
+        elif msg.state == "left":
+            status.joined, status.left = False, True
+        elif msg.state == "kicked":
+            status.kicked = True
+        elif msg.state == "failed" and msg.error:
+            status.errors.append(msg.error)
+            if msg.error.endswith("membersOnly"):
+                status.waiting_for_host = msg.waiting_for_host
+            if self.join_s is not None:
+                status.joined = False  # until the page says otherwise (it may recover in place)
+        log.info("page.conference", state=msg.state, error=msg.error, room=msg.room or None,
+                 breakout=msg.breakout or None, visitor=msg.visitor or None)
+
+    def _on_chat(self, msg: Chat) -> None:
+        if not self._settings.meeting.chat_commands or self.join_s is None:
+            return
+        command = parse_command(msg.text)
+        if command is None:
+            return
+        who = msg.name or "someone"
+        log.info("chat.command", command=command.kind, participant_id=msg.participant_id)
+        if command.kind == "stop":
+            if not msg.moderator:
+                self._chat_out.append(f"{who}: only a moderator can stop the notes.")
+                return
+            self._chat_out.append(f"Stopping the notes as {who} asked; they will be written and sent now.")
+            self._stop_reason = SessionResult(ExitCode.OK, EndReason.STOPPED_IN_CHAT,
+                                              f"{who} (moderator) typed /notes stop")
+            self._stop.set()
+        elif command.kind == "email":
+            self._chat_email(who, command.arg)
+        else:
+            self._chat_out.append(HELP)
+
+    def _chat_email(self, who: str, arg: str) -> None:
+        address = valid_address(arg)
+        if not self._settings.email.to:
+            self._chat_out.append(f"{who}: this notetaker does not send email.")
+        elif address is None:
+            self._chat_out.append(f"{who}: that is not an email address (/notes email you@example.org).")
+        elif address.lower() in {a.lower() for a in [*self._settings.email.to, *self.added_recipients]}:
+            self._chat_out.append(f"{who}: {mask_address(address)} already gets the notes.")
+        elif len(self.added_recipients) >= MAX_ADDED_RECIPIENTS:
+            self._chat_out.append(f"{who}: no more recipients can be added in this meeting.")
+        else:
+            self.added_recipients.append(address)
+            self.warnings.append(f"{who} added a recipient in the meeting chat: {address}")
+            self._chat_out.append(f"{who}: the notes will also go to {mask_address(address)}.")
 
     async def run(self) -> SessionResult:
         """Run the meeting to its end and write ``meeting.json``; never raises for meeting-level failures."""
@@ -192,8 +273,12 @@ class MeetingSession:
         from bot.delivery.deliver import deliver_report
 
         assert self.report is not None
+        settings = self._settings
+        if self.added_recipients:
+            email = settings.email.model_copy(update={"to": [*settings.email.to, *self.added_recipients]})
+            settings = settings.model_copy(update={"email": email})
         try:
-            pending = await deliver_report(self.report, self.out_dir, self._settings)
+            pending = await deliver_report(self.report, self.out_dir, settings)
         except Exception as exc:  # rendering or outbox trouble must not lose the meeting's artifacts
             log.exception("session.delivery_crashed")
             pending_msg = f"delivery failed: {type(exc).__name__}: {exc}"
@@ -227,10 +312,25 @@ class MeetingSession:
         if lost_ms >= 50:  # below that it is a render quantum or two: not worth a reader's attention
             facts.warnings.append(f"{lost_ms / 1000:.1f} s of audio never reached the bot "
                                   "(the browser's audio thread was starved)")
+        facts.warnings.extend(self._room_notes())
+        facts.warnings.extend(self.warnings)
         if result.exit_code != ExitCode.OK:
             facts.errors.append(f"{result.reason.value}: {result.message}")
         audio = {pid: part.file for pid, part in self.recorder.participants.items()}
         self.report = await self.live.finish(facts, self.out_dir, audio)
+
+    def _room_notes(self) -> list[str]:
+        """Where the bot was, when it was not (only) in the meeting's main room."""
+        notes = []
+        for i, r in enumerate(self.rooms):
+            until = self.rooms[i + 1]["from_s"] if i + 1 < len(self.rooms) else None
+            span = f"from {_clock(r['from_s'])}" + (f" to {_clock(until)}" if until is not None else "")
+            if r["breakout"]:
+                notes.append(f"Breakout room {r['title'] or r['room']!r} {span}: the notes cover the room the bot "
+                             "was in.")
+            if r["visitor"]:
+                notes.append(f"The meeting was full: the bot took part as a visitor (listening only) {span}.")
+        return notes
 
     async def _run_in_browser(self, browser: BrowserSession, url: str) -> SessionResult:
         page = await browser.start()
@@ -242,6 +342,7 @@ class MeetingSession:
         if joined is not None:
             return joined
         self.join_s = round(self._clock() - self._t0, 3)
+        self.status.joined = True
         self._set_state("in_call")
         result = await self._in_call(jitsi, url)
         self._set_state("finalizing")
@@ -254,7 +355,8 @@ class MeetingSession:
             await jitsi.join()
         except JoinError as exc:
             log.warning("session.join_failed", reason=exc.reason.value, detail=str(exc))
-            return SessionResult(ExitCode.COULD_NOT_JOIN, EndReason.JOIN_FAILED, f"{exc.reason.value}: {exc}")
+            return SessionResult(ExitCode.COULD_NOT_JOIN, EndReason.JOIN_FAILED, f"{exc.reason.value}: {exc}",
+                                 join_failure=exc.reason.value)
         return None
 
     async def _until_stopped(self, coro: Any) -> SessionResult | None:
@@ -279,7 +381,9 @@ class MeetingSession:
         in_call_at = self._clock()
         media_ok_at = time.time() * 1000
         empty_since: float | None = None
+        lost_since: float | None = None  # out of the conference without a real end (breakout move, restart)
         seen_errors = len(self.status.errors)
+        noticed_room = ""
         while True:
             try:
                 async with asyncio.timeout(TICK_S):
@@ -288,17 +392,49 @@ class MeetingSession:
                 pass
             now = self._clock()
             if self._stop.is_set():
-                return SessionResult(ExitCode.OK, EndReason.STOPPED, "stopped by signal")
+                if self._stop_reason is not None:  # /notes stop: answer before leaving
+                    await self._flush_chat(jitsi)
+                return self._stop_reason or SessionResult(ExitCode.OK, EndReason.STOPPED, "stopped by signal")
             if self._crashed.is_set():
                 return SessionResult(ExitCode.FAILED, EndReason.BROWSER_CRASHED, "the browser page crashed")
             if self.status.kicked:
                 return SessionResult(ExitCode.OK, EndReason.KICKED, "removed from the meeting")
-            new_errors = self.status.errors[seen_errors:]
-            if self.status.left or new_errors:
-                return SessionResult(ExitCode.OK, EndReason.CONFERENCE_ENDED,
-                                     f"the conference ended ({new_errors[-1] if new_errors else 'left'})")
+            fatal = [e for e in self.status.errors[seen_errors:] if e in FATAL_ERRORS]
+            seen_errors = len(self.status.errors)
+            if fatal:
+                return SessionResult(ExitCode.OK, EndReason.CONFERENCE_ENDED, f"the conference ended ({fatal[-1]})")
             if now - in_call_at >= m.max_duration_s:
                 return SessionResult(ExitCode.OK, EndReason.MAX_DURATION, f"reached {m.max_duration_s:g} s")
+            if not self.status.joined and await jitsi.is_joined():
+                self.status.joined = True  # recovered in place (an ICE or session restart)
+            if not self.status.joined:
+                # Out of the conference without a real end: the app is moving to a breakout room, restarting
+                # the session or reloading itself. Wait for it (the roster of a conference being left says
+                # nothing about the meeting), then rejoin ourselves.
+                if lost_since is None:
+                    lost_since = now
+                    self._set_state("reconnecting")
+                    log.warning("session.out_of_conference", errors=self.status.errors[-1:])
+                elif now - lost_since >= m.reconnect_timeout_s:
+                    if self.rejoins >= m.max_rejoins:
+                        return SessionResult(ExitCode.FAILED, EndReason.CONNECTION_LOST,
+                                             f"out of the conference for {m.reconnect_timeout_s:g} s after "
+                                             f"{self.rejoins} rejoins")
+                    failure = await self._rejoin(jitsi, url, "not back in the conference")
+                    if failure is not None:
+                        return failure
+                    lost_since, media_ok_at = None, time.time() * 1000
+                continue
+            if lost_since is not None:
+                log.info("session.back_in_conference", after_s=round(now - lost_since, 1), room=self.status.room)
+                lost_since, empty_since, media_ok_at = None, None, time.time() * 1000
+                self._set_state("in_call")
+            if self.status.room != noticed_room:  # a new room hears the notice too (breakout rooms)
+                noticed_room = self.status.room
+                notice = notice_text(self._settings)
+                if notice:
+                    self._chat_out.append(notice)
+            await self._flush_chat(jitsi)
             humans = self.roster.humans_present()
             if self.roster.first_human_at is None:
                 if now - in_call_at >= m.no_one_joined_s:
@@ -313,25 +449,60 @@ class MeetingSession:
             # Media watchdog: tracks exist but nothing arrives (a dead audio context, a stalled connection).
             epoch_ms = time.time() * 1000
             last = max(self.recorder.last_frame_at or 0.0, media_ok_at)
+            reason = None
             if humans and self.recorder.active_tracks() and epoch_ms - last > m.media_timeout_s * 1000:
+                reason = f"no audio for {m.media_timeout_s:g} s"
+            elif (silent := self._silent_slot(now - self._t0)) is not None:
+                reason = f"{silent}'s audio track received no packets for {m.silent_slot_s:g} s while they spoke"
+            if reason is not None:
                 if self.rejoins >= m.max_rejoins:
-                    return SessionResult(ExitCode.FAILED, EndReason.MEDIA_LOST,
-                                         f"no audio for {m.media_timeout_s:g} s after {self.rejoins} rejoins")
-                failure = await self._rejoin(jitsi, url)
+                    return SessionResult(ExitCode.FAILED, EndReason.MEDIA_LOST, f"{reason} after {self.rejoins} "
+                                         "rejoins")
+                failure = await self._rejoin(jitsi, url, reason)
                 if failure is not None:
                     return failure
                 media_ok_at = time.time() * 1000
-                seen_errors = len(self.status.errors)
 
-    async def _rejoin(self, jitsi: JitsiPage, url: str) -> SessionResult | None:
+    async def _flush_chat(self, jitsi: JitsiPage) -> None:
+        while self._chat_out:
+            await jitsi.send_chat(self._chat_out.pop(0))
+
+    def _silent_slot(self, now: float) -> str | None:
+        """The name of the current speaker whose live, unmuted track has received no RTP for a while.
+
+        With SSRC rewriting a bridge can forward a rewritten SSRC before renegotiation; Chromium then leaves
+        the receiver permanently silent (frames of zeros, zero packets): only getStats() shows it. The
+        dominant-speaker events come from the bridge, which hears them, so they say audio should be arriving.
+        """
+        assert self.recorder is not None
+        if not self.dominant:
+            return None
+        speaker = self.dominant[-1][1]
+        for key, (_, since, muted) in self._rtp.items():
+            stats = self.recorder.tracks.get(key)
+            if stats is None or stats.ended or muted or stats.participant_id != speaker:
+                continue
+            if now - max(since, self._dominant_since) >= self._settings.meeting.silent_slot_s:
+                person = self.roster.people.get(speaker)
+                name = person.name if person is not None else speaker
+                self.silent_slots.append({"participant_id": speaker, "at_s": round(now, 3)})
+                self.warnings.append(f"{name}: their audio track went silent at {_clock(now)} (no packets while "
+                                     "they spoke); the bot rejoined to get it back")
+                log.warning("session.silent_slot", participant_id=speaker, track=key[1])
+                return name
+        return None
+
+    async def _rejoin(self, jitsi: JitsiPage, url: str, reason: str) -> SessionResult | None:
         self.rejoins += 1
-        log.warning("session.media_timeout_rejoin", attempt=self.rejoins)
+        log.warning("session.rejoin", attempt=self.rejoins, reason=reason)
         self._set_state("joining")
         self.status.joined = self.status.left = False
+        self._rtp.clear()
         await jitsi.leave(timeout_s=3)
         self.status.left = False
         result = await self._until_stopped(self._join(jitsi, url))
         if result is None:
+            self.status.joined = True
             self._set_state("in_call")
         return result
 
@@ -364,12 +535,17 @@ class MeetingSession:
             "message": result.message,
             "states": self.states,
             "rejoins": self.rejoins,
+            "join_failure": result.join_failure,
+            "rooms": self.rooms,
+            "silent_slots": self.silent_slots,
+            "added_recipients": len(self.added_recipients),
             "worklet": self.worklet,
             "page_errors": self.page_errors,
             "participants": [
                 {"id": p.id, "name": p.name, "joined_s": round(p.joined_s, 3),
                  "left_s": None if p.left_s is None else round(p.left_s, 3), "bot": not p.counts,
-                 "audio_s": round(audio.get(p.id, 0.0), 3)}
+                 "phone": p.phone, "audio_s": round(audio.get(p.id, 0.0), 3),
+                 "no_audio_s": round(max(0.0, (p.left_s or duration_s) - p.joined_s - audio.get(p.id, 0.0)), 3)}
                 for p in self.roster.people.values()
             ],
             "dominant_speaker_changes": len(self.dominant),
@@ -378,3 +554,9 @@ class MeetingSession:
         }
         text = json.dumps(doc, indent=2, ensure_ascii=False)
         (self.out_dir / "meeting.json").write_text(text, encoding="utf-8")
+
+
+def _clock(seconds: float) -> str:
+    """``H:MM:SS`` into the meeting."""
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"

@@ -3,8 +3,8 @@
 A Docker engine of the tests' own (tests/container/engine.py) builds the project's Dockerfile unchanged on a
 ``python:3.11-slim`` stand-in made from Debian's packages (no registry is reachable here). The bot in the
 image joins the fake room on the host (``--network host``), records into a bind-mounted ``/out``, answers
-its health check, leaves on ``docker stop``, and, in a meeting that ends by itself, emails the notes to an
-SMTP sink on the host.
+its health check and leaves on ``docker stop``; ``jitsi-bot demo`` runs in the image too, its meeting ends by
+itself and the notes reach the demo's SMTP sink.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import os
 import time
 import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,10 @@ import pytest
 
 from bot.demo.meeting import MEETING
 from bot.demo.room import FakeJitsiRoom
-from bot.demo.speech import RATE, render, tone_wav
+from bot.demo.speech import RATE, tone_wav
 from tests.conftest import TEST_BROWSER_ARGS, dominant_hz, wav_mono
 from tests.container.base import ensure_base
 from tests.container.engine import DockerEngine, unavailable_reason
-from tests.jitsi_stack.mail import start_smtp_sink
 
 pytestmark = [pytest.mark.container, pytest.mark.timeout(1200)]
 
@@ -73,17 +72,6 @@ def image(engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> dic
           f"base of {facts['base_bytes'] / 1e9:.2f} GB); built in {build_s:.0f} s"
           + (f", base stand-in made in {base_s:.0f} s" if built_base else ", base cached"))
     return facts
-
-
-@pytest.fixture
-async def sink(tmp_path: Path) -> AsyncIterator[tuple[Path, int]]:
-    folder = tmp_path / "mail"
-    server = await start_smtp_sink(folder, 0)
-    try:
-        yield folder, int(server.sockets[0].getsockname()[1])
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 def _out_dir(tmp_path: Path) -> Path:
@@ -197,38 +185,32 @@ async def test_a_meeting_in_the_container_stops_gracefully(
         assert abs(dominant_hz(wav_mono(path)) - hz) < 10
 
 
-async def test_a_meeting_that_ends_by_itself_emails_the_notes(
-    engine: DockerEngine, image: dict[str, Any], room: FakeJitsiRoom, media_dir: Path, tmp_path: Path,
-    sink: tuple[Path, int],
+async def test_the_demo_runs_in_the_container_and_its_meeting_ends_by_itself(
+    engine: DockerEngine, image: dict[str, Any], tmp_path: Path
 ) -> None:
-    # The demo's launch review: three people, ~45 s, transcribed live in the container.
-    mail_dir, smtp_port = sink
-    paths, spans = render(MEETING, media_dir)
+    # `jitsi-bot demo` in the image: espeak-ng speaks the launch review, the stand-in room (part of the
+    # package) serves it, the bot joins it, transcribes three people live, leaves when they have gone and
+    # emails the notes to the demo's SMTP sink.
     out = _out_dir(tmp_path)
-    name = "jnt-natural"
-    await _run(engine, name, out, room.url(), {
-        "BOT_MEETING__EMPTY_GRACE_S": "2", "BOT_EMAIL__TO": '["team@example.org"]',
-        "BOT_SMTP__HOST": "127.0.0.1", "BOT_SMTP__PORT": str(smtp_port), "BOT_SMTP__SECURITY": "none"})
+    name = "jnt-demo"
+    args = ["run", "-d", "--name", name, "--network", "host", "--shm-size", "512m", "-v", f"{out}:/out"]
+    code, _, err = await engine.adocker(*args, IMAGE, "demo", "--out", "/out/demo")
+    assert code == 0, err
     footprint = Footprint(engine, name)
+    footprint.start()
     try:
-        await room.wait_event("bot_joined", timeout=90)
-        footprint.start()
-        await asyncio.gather(*(room.add_participant(p.stem.lower(), p.stem, wav=p.name, loop=False) for p in paths))
-        await asyncio.sleep(spans[-1][2] + 1.5)
-        for p in paths:
-            await room.remove_participant(p.stem.lower())
-        code = await _exit_code(engine, name, timeout_s=180)
-        print(f"\ncontainer, {spans[-1][2]:.0f} s of 3 people transcribed live: {await footprint.stop()}")
-        logs = (await engine.adocker("logs", name))[2]
+        code = await _exit_code(engine, name, timeout_s=300)
+        print(f"\ncontainer, the demo (3 people, ~45 s, transcribed live): {await footprint.stop()}")
+        _, stdout, stderr = await engine.adocker("logs", name)
+        logs = stdout + stderr
     finally:
         await footprint.stop()
         await engine.adocker("rm", "-f", name)
     assert code == 0, logs[-3000:]
-    assert json.loads((out / "meeting" / "meeting.json").read_text())["end_reason"] == "room_empty"
-    messages = sorted(mail_dir.glob("*.eml"))
-    assert len(messages) == 1, logs[-3000:]
-    message = email.message_from_bytes(messages[0].read_bytes(), policy=policy.default)
+    demo = out / "demo"
+    assert json.loads((demo / "meeting.json").read_text())["end_reason"] == "room_empty"
+    message = email.message_from_bytes((demo / "received-email.eml").read_bytes(), policy=policy.default)
     body = message.get_body(("plain",))
     assert body is not None and all(person in body.get_content() for person in MEETING.voices)
-    report = json.loads((out / "meeting" / "report.json").read_text())
+    report = json.loads((demo / "report.json").read_text())
     assert "faster-whisper" in report["recognizer"] and report["action_items"], report["warnings"]

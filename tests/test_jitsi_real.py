@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.demo.speech import RATE, speak, wer, words
 from bot.meeting.browser import LAUNCH_ARGS
 from tests.jitsi_stack.botproc import BotProcess
 from tests.jitsi_stack.human import ARGS, Human
 from tests.jitsi_stack.stack import ROOT, JitsiStack, prosody_plugins
-from tests.meetings.render import RATE, speak, wer, words
 
 pytestmark = [pytest.mark.jitsi, pytest.mark.timeout(300)]
 needs_jitsi_modules = pytest.mark.skipif(
@@ -201,10 +201,13 @@ async def test_waits_for_the_host_then_joins(  # type: ignore[no-untyped-def]
     # Guests may not start a meeting: they wait in the lobby until a logged-in host arrives.
     with JitsiStack(tmp_path / "stack", jitsi_stack.webroot, profile="wait_for_host") as stack:
         url = stack.url("hosted-room")
-        bot = await bots(stack, url, tmp_path / "bot", env={"BOT_MEETING__LOBBY_TIMEOUT_S": "120"})
-        await bot.wait_state("lobby", timeout_s=60)
-        await asyncio.sleep(3)
+        # A short lobby timeout: waiting for a host is not a lobby and has a timeout of its own.
+        bot = await bots(stack, url, tmp_path / "bot", env={"BOT_MEETING__LOBBY_TIMEOUT_S": "2",
+                                                             "BOT_MEETING__HOST_TIMEOUT_S": "120"})
+        await bot.wait_state("waiting_for_host", timeout_s=60)
+        await asyncio.sleep(4)
         assert bot.proc.returncode is None, bot.stderr[-3000:]
+        assert '"state": "lobby"' not in bot.stderr  # not a lobby: no lobby timeout ran
         host: Human = humans("Hannah", stack=stack, login=("hannah@meet.test", "any"))
         await host.join(url)
         await _bot_in_call(host, bot)
@@ -212,6 +215,7 @@ async def test_waits_for_the_host_then_joins(  # type: ignore[no-untyped-def]
         assert await bot.wait() == 0, bot.stderr[-3000:]
     assert bot.meeting()["end_reason"] == "room_empty"
     assert [p["name"] for p in bot.meeting()["participants"]] == ["Hannah"]
+    assert "waiting_for_host" in bot.states() and "lobby" not in bot.states()
 
 
 async def test_rename_and_reload_are_one_person_in_the_report(
@@ -306,3 +310,27 @@ async def test_without_p2p_nothing_arrives_and_the_report_says_so(
     warning = next(w for w in report["warnings"] if w.startswith("Alice: present "))
     assert warning.endswith("s, no audio received")
     assert int(warning.split()[2]) >= int(a_end) - 1
+
+
+async def test_says_it_is_taking_notes_and_obeys_the_moderator_in_the_chat(
+    jitsi_stack: JitsiStack, humans, bots, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    url = jitsi_stack.url("chat-room")
+    alice: Human = humans("Alice")
+    await alice.join(url)  # first in: the moderator
+    await alice.record_chat()
+    bot = await bots(jitsi_stack, url, tmp_path / "bot", email=True)
+    await _bot_in_call(alice, bot)
+    notice = await alice.wait_for_chat("Minutes Bot is taking notes")
+    assert "by email" in notice and "team@example.org" not in notice
+
+    await alice.send_chat("/notes email alice@example.org")
+    await alice.wait_for_chat("Alice: the notes will also go to a…@example.org.")
+    await alice.send_chat("/notes stop")
+    assert await bot.wait(120) == 0, bot.stderr[-3000:]
+    assert bot.meeting()["end_reason"] == "stopped_in_chat"
+    assert "Alice added a recipient in the meeting chat: alice@example.org" in bot.report()["warnings"]
+    sent = [email.message_from_bytes(p.read_bytes(), policy=policy.default)
+            for p in sorted(jitsi_stack.mail_dir.glob("*.eml"))]
+    recipients = [str(m["To"]) for m in sent if "chat-room" in str(m["Subject"])]
+    assert any("alice@example.org" in r for r in recipients), recipients

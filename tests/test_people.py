@@ -75,3 +75,19 @@ def test_replay_reports_no_presence_warnings() -> None:
     transcriber.names["x"] = "Xena"
     facts = MeetingFacts(id="r", title="t", started_at=datetime(2026, 11, 25, tzinfo=UTC), duration_s=5.0)
     assert build_report(facts, transcriber).warnings == []
+
+
+def test_time_without_a_forwarded_track_is_stated() -> None:
+    # A bridge forwarding only the loudest speakers gave Bea a slot for 40 of her 100 s.
+    backend: Any = _Backend({"a": [(1.0, 3.0)], "b": [(50.0, 52.0)]})
+    transcriber = Transcriber(backend)
+    transcriber.names.update({"a": "Ann", "b": "Bea"})
+    facts = MeetingFacts(
+        id="m", title="t", started_at=datetime(2026, 11, 25, 10, tzinfo=UTC), duration_s=100.0,
+        presence={"a": (0.0, None), "b": (0.0, None)}, people={"a": ["Ann"], "b": ["Bea"]},
+        audio_s={"a": 99.2, "b": 40.0},
+    )
+    report = build_report(facts, transcriber)
+    assert {p.name: p.no_audio_s for p in report.participants} == {"Ann": 0.8, "Bea": 60.0}
+    assert report.warnings == ["Bea: no audio forwarded to the bot for 60 s of 100 s (the bridge forwards only "
+                               "the loudest speakers; speech beyond them, if any, was not received)"]

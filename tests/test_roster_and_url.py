@@ -54,8 +54,35 @@ def test_roster_renames_and_rejoins() -> None:
     assert roster.renames == [("a", "Annie")] and roster.people["a"].name == "Annie"
     roster.update([], 2.0)
     assert roster.humans_present() == 0 and roster.people["a"].left_s == 2.0
-    roster.update([_e("a", "Annie")], 3.0)                  # the same id back: a new presence
-    assert roster.humans_present() == 1 and roster.people["a"].joined_s == 3.0
+    roster.update([_e("a", "Annie")], 3.0)                  # the same id back (a breakout-room move): one presence
+    assert roster.humans_present() == 1 and roster.people["a"].joined_s == 0.0
+    assert roster.people["a"].left_s is None
+
+
+def test_dial_in_people_count_and_their_flag_may_come_late() -> None:
+    roster = Roster()
+    roster.update([RosterEntry(id="p", name="+1 555 0100")], 1.0)
+    roster.update([RosterEntry(id="p", name="+1 555 0100", phone=True)], 1.5)  # features_jigasi, a moment later
+    assert roster.humans_present() == 1 and roster.people["p"].phone
+    roster.update([RosterEntry(id="p", name="+1 555 0100", phone=True),
+                   RosterEntry(id="t", name="Transcriber", hidden=True)], 2.0)
+    assert roster.humans_present() == 1 and not roster.people["t"].counts
+
+
+def test_a_participant_hidden_later_stops_counting() -> None:
+    roster = Roster()
+    roster.update([RosterEntry(id="x", name="X")], 0.0)
+    roster.update([RosterEntry(id="x", name="X", hidden=True)], 1.0)
+    assert roster.humans_present() == 0
+
+
+def test_hash_overrides_are_only_keys_the_app_accepts() -> None:
+    fragment = urlsplit(meeting_url("https://meet.example.org/Room", "Bot", p2p=False)).fragment
+    keys = {p.split("=", 1)[0] for p in fragment.split("&")}
+    # jitsi-meet's configWhitelist drops anything else without a word
+    assert not keys & {"config.prejoinPageEnabled", "config.startLowBandwidthMode", "config.startSilent"}
+    assert {"config.prejoinConfig.enabled", "config.p2p.enabled", "config.lobby.autoKnock",
+            "userInfo.displayName"} <= keys
 
 
 def test_p2p_is_left_to_the_deployment_unless_disabled() -> None:

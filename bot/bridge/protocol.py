@@ -20,9 +20,16 @@ a client without it is refused with HTTP 403 before the upgrade.
   carries that participant's audio. A MediaStreamTrack that changes owner (SSRC rewriting) or comes back
   gets a new index, so an index always means one owner.
 - ``track_ended`` {track}: no more frames for that index.
-- ``roster`` {participants: [{id, name, hidden, bot}]}: everyone else in the room, sent on every change.
+- ``roster`` {participants: [{id, name, hidden, bot, phone, moderator}]}: everyone else in the room, sent on
+  every change. ``hidden`` covers recorders/transcribers and people hidden from recorders (never recorded);
+  ``phone`` marks dial-in (jigasi) participants, who are people.
 - ``dominant_speaker`` {participant_id}.
-- ``conference`` {state: joined|left|failed|kicked, error?: str}: the page's conference state.
+- ``conference`` {state: joined|left|failed|kicked, error?: str, room?: str, title?: str, breakout?: bool,
+  visitor?: bool, waiting_for_host?: bool}: the page's conference state; ``room`` names the conference the event
+  is about (``title``: a breakout room's own name).
+- ``track_stats`` {tracks: [{track, packets, muted}]}: every few seconds, RTP packets received so far on each
+  announced track (``getStats()`` of the page's peer connections) and whether its owner is muted.
+- ``chat`` {participant_id, name, text, moderator, private}: a chat message from someone else.
 - ``page_error`` {message}: the capture script hit an error (logged, never fatal).
 
 ``encode_frame``/``decode_frame`` and ``parse_control`` are pure; malformed input raises ``ProtocolError``.
@@ -124,6 +131,8 @@ class RosterEntry(_Msg):
     name: str = Field("", max_length=512)
     hidden: bool = False
     bot: bool = False
+    phone: bool = False
+    moderator: bool = False
 
 
 class Roster(_Msg):
@@ -146,6 +155,37 @@ class Conference(_Msg):
     type: Literal["conference"]
     state: Literal["joined", "left", "failed", "kicked"]
     error: str | None = Field(None, max_length=512)
+    room: str = Field("", max_length=512)
+    title: str = Field("", max_length=512)
+    breakout: bool = False
+    visitor: bool = False
+    waiting_for_host: bool = False
+
+
+class TrackCounters(_Msg):
+    """RTP counters of one announced track."""
+
+    track: int = Field(ge=0, le=0xFFFF)
+    packets: int = Field(ge=0)
+    muted: bool = False
+
+
+class TrackStatsReport(_Msg):
+    """Packets received so far per announced track (the silent-slot watchdog reads it)."""
+
+    type: Literal["track_stats"]
+    tracks: list[TrackCounters] = Field(max_length=2000)
+
+
+class Chat(_Msg):
+    """A chat message someone else sent (group or private)."""
+
+    type: Literal["chat"]
+    participant_id: str = Field(max_length=256)
+    name: str = Field("", max_length=512)
+    text: str = Field(max_length=4000)
+    moderator: bool = False
+    private: bool = False
 
 
 class PageError(_Msg):
@@ -156,7 +196,7 @@ class PageError(_Msg):
 
 
 ControlMessage = Annotated[
-    Hello | TrackStarted | TrackEnded | Roster | DominantSpeaker | Conference | PageError,
+    Hello | TrackStarted | TrackEnded | Roster | DominantSpeaker | Conference | PageError | TrackStatsReport | Chat,
     Field(discriminator="type"),
 ]
 _CONTROL: TypeAdapter[ControlMessage] = TypeAdapter(ControlMessage)

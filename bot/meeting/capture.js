@@ -13,9 +13,11 @@
     USER_JOINED: "conference.userJoined", USER_LEFT: "conference.userLeft",
     NAME: "conference.displayNameChanged", DOMINANT: "conference.dominantSpeaker",
     TRACK_ADDED: "conference.trackAdded", TRACK_REMOVED: "conference.trackRemoved",
-    KICKED: "conference.kicked",
+    KICKED: "conference.kicked", PROPERTY: "conference.participant_property_changed",
+    ROLE: "conference.roleChanged", MESSAGE: "conference.messageReceived",
+    PRIVATE_MESSAGE: "conference.privateMessageReceived",
   };
-  const TRANSLATED_SOURCE = /-a\d+\.[A-Za-z-]+$/; // translated audio (e.g. "<endpoint>-a0.en") is not a voice
+  const STATS_MS = 2000;
   const NativeWebSocket = window.WebSocket;
   const NativeAudio = window.Audio;
 
@@ -61,10 +63,12 @@
   // ---- RTCPeerConnection hook: keep every remote audio stream flowing (Chromium delivers zeros to Web Audio
   // unless the stream also feeds a media element) and remember streams by track id ----
   const streamByTrackId = new Map();
+  const peerConnections = new Set(); // for getStats(): is RTP arriving on each track?
   const NativePC = window.RTCPeerConnection;
   if (NativePC) {
     const Hooked = function (...args) {
       const pc = new NativePC(...args);
+      peerConnections.add(pc);
       pc.addEventListener("track", (ev) => {
         if (ev.track.kind !== "audio") return;
         const stream = (ev.streams && ev.streams[0]) || new MediaStream([ev.track]);
@@ -206,17 +210,36 @@
     try {
       if (!track || (track.isLocal && track.isLocal())) return false;
       const type = track.getType ? track.getType() : track.type;
-      return type === "audio" && !TRANSLATED_SOURCE.test(track.getSourceName ? track.getSourceName() || "" : "");
+      // lib-jitsi-meet's own test for a translated (virtual) audio source, e.g. "<endpoint>-a0.en": not a voice.
+      const sourceName = (track.getSourceName && track.getSourceName()) || "";
+      return type === "audio" && !sourceName.includes(".");
     } catch (_) { return false; }
   }
+  function notRecorded(person) {
+    // Recorders and transcribers (hidden domain) and people who asked to be hidden from recorders.
+    return !!(person.isHidden() || (person.isHiddenFromRecorder && person.isHiddenFromRecorder()));
+  }
+  const waitingForOwner = new Map(); // MediaStreamTrack id -> JitsiRemoteTrack whose owner is not known yet
   function onTrackAdded(room, track) {
     if (!isRemoteAudio(track)) return;
     const mst = track.getTrack();
     if (!mst || mst.readyState === "ended") return;
     let taps = tapsByTrack.get(mst.id);
     const owner = track.getParticipantId();
-    const person = room.getParticipantById ? room.getParticipantById(owner) : null;
-    const fields = { owner, name: (person && person.getDisplayName()) || "",
+    const person = owner && room.getParticipantById ? room.getParticipantById(owner) : null;
+    waitingForOwner.delete(mst.id);
+    if (!person) {
+      // The track can come before its owner's userJoined (or belong to nobody for now): bind it once the
+      // owner is known, so that a hidden participant's audio is never recorded.
+      if (taps && taps.active) end(taps);
+      if (owner) waitingForOwner.set(mst.id, track);
+      return;
+    }
+    if (notRecorded(person)) {
+      if (taps && taps.active) end(taps);
+      return;
+    }
+    const fields = { owner, name: person.getDisplayName() || "", jtrack: track,
                      sourceName: (track.getSourceName && track.getSourceName()) || "", p2p: !!track.isP2P };
     if (taps && taps.active && taps.owner === owner) return; // already bound to this owner
     if (taps && taps.active) end(taps); // same MediaStreamTrack, new owner without a removal: new binding
@@ -229,7 +252,7 @@
       mst.addEventListener("ended", () => { end(taps); teardown(taps); });
     }
     clearTimeout(taps.idleTimer);
-    Object.assign(taps, fields);
+    Object.assign(taps, fields, { room });
     taps.active = true;
     announce(taps, false);
   }
@@ -241,11 +264,36 @@
   function onTrackRemoved(track) {
     if (!isRemoteAudio(track)) return;
     const mst = track.getTrack();
+    if (mst) waitingForOwner.delete(mst.id);
     const taps = mst && tapsByTrack.get(mst.id);
     if (!taps) return;
     end(taps);
     // SSRC rewriting re-adds the same track with a new owner right away; otherwise let it go.
     taps.idleTimer = setTimeout(() => { if (!taps.active) teardown(taps); }, 15000);
+  }
+
+  // ---- RTP counters: a slot can stay bound and live yet receive nothing (SSRC rewriting races) ----
+  async function pollStats() {
+    if (!ws || ws.readyState !== 1) return;
+    const packets = new Map(); // MediaStreamTrack id -> packets received
+    for (const pc of [...peerConnections]) {
+      if (pc.signalingState === "closed") { peerConnections.delete(pc); continue; }
+      let stats;
+      try { stats = await pc.getStats(); } catch (_) { continue; }
+      stats.forEach((s) => {
+        if (s.type === "inbound-rtp" && s.kind === "audio" && s.trackIdentifier) {
+          packets.set(s.trackIdentifier, (packets.get(s.trackIdentifier) || 0) + (s.packetsReceived || 0));
+        }
+      });
+    }
+    const tracks = [];
+    for (const taps of tapsByTrack.values()) {
+      if (!taps.active || !packets.has(taps.id)) continue;
+      let muted = false;
+      try { muted = !!(taps.jtrack && taps.jtrack.isMuted && taps.jtrack.isMuted()); } catch (_) {}
+      tracks.push({ track: taps.index, packets: packets.get(taps.id), muted });
+    }
+    send({ type: "track_stats", tracks });
   }
 
   // ---- roster and conference state ----
@@ -256,30 +304,75 @@
       const participants = room.getParticipants().map((p) => ({
         id: String(p.getId()),
         name: String(p.getDisplayName() || ""),
-        hidden: !!(p.isHidden() || (p.isHiddenFromRecorder && p.isHiddenFromRecorder())),
-        bot: !!(p.getProperty && String(p.getProperty("features_jigasi")) === "true"),
+        hidden: notRecorded(p),
+        bot: false,
+        // Dial-in users come through jigasi (features_jigasi, set a moment after they join): people.
+        phone: !p.isHidden() && !!(p.getProperty && String(p.getProperty("features_jigasi")) === "true"),
+        moderator: !!(p.getRole && p.getRole() === "moderator"),
       }));
       send({ type: "roster", participants });
     } catch (e) { report(e); }
   }
+  function describe(r) {
+    const out = { room: "", title: "", breakout: false, visitor: false };
+    try { out.room = String(r.getName()); } catch (_) {}
+    try { out.breakout = !!(r.getBreakoutRooms && r.getBreakoutRooms() && r.getBreakoutRooms().isBreakoutRoom()); }
+    catch (_) {}
+    // Prosody sets a breakout room's subject to its name; lib-jitsi-meet has no isVisitor(): the app's store.
+    try { if (out.breakout && r.room && typeof r.room.subject === "string") out.title = r.room.subject; } catch (_) {}
+    try { out.visitor = !!APP.store.getState()["features/visitors"].iAmVisitor; } catch (_) {}
+    return out;
+  }
+  function onOwnerKnown(r) {
+    // Tracks that arrived before their owner's userJoined, or before features/hidden flags were known.
+    for (const track of [...waitingForOwner.values()]) onTrackAdded(r, track);
+  }
   function attach(r) {
     room = r;
-    const on = (name, fn) => r.on(name, (...args) => { try { fn(...args); } catch (e) { report(e); } });
-    on(EVT.JOINED, () => { send({ type: "conference", state: "joined" }); sendRoster(); addExisting(r); });
-    on(EVT.LEFT, () => send({ type: "conference", state: "left" }));
-    on(EVT.FAILED, (error) => send({ type: "conference", state: "failed", error: String(error) }));
+    const on = (name, fn) => r.on(name, (...args) => {
+      if (room !== r) return; // a conference the app has left (breakout move, visitor retry)
+      try { fn(...args); } catch (e) { report(e); }
+    });
+    const joined = () => { send({ type: "conference", state: "joined", ...describe(r) }); sendRoster(); addExisting(r); };
+    on(EVT.JOINED, joined);
+    on(EVT.LEFT, () => send({ type: "conference", state: "left", ...describe(r) }));
+    on(EVT.FAILED, (error, _lobbyJid, waitingForHost) => send({
+      type: "conference", state: "failed", error: String(error), waiting_for_host: waitingForHost === true,
+      ...describe(r) }));
     on(EVT.KICKED, (actor, reason) => send({ type: "conference", state: "kicked", error: String(reason || "") }));
-    on(EVT.USER_JOINED, sendRoster);
+    on(EVT.USER_JOINED, () => { sendRoster(); onOwnerKnown(r); });
     on(EVT.USER_LEFT, sendRoster);
     on(EVT.NAME, sendRoster);
+    on(EVT.PROPERTY, sendRoster);
+    on(EVT.ROLE, sendRoster);
     on(EVT.DOMINANT, (id) => send({ type: "dominant_speaker", participant_id: String(id) }));
     on(EVT.TRACK_ADDED, (track) => onTrackAdded(r, track));
     on(EVT.TRACK_REMOVED, onTrackRemoved);
-    if (r.isJoined && r.isJoined()) { send({ type: "conference", state: "joined" }); addExisting(r); }
+    const chat = (priv) => (id, text) => {
+      if (typeof text !== "string" || String(id) === String(r.myUserId && r.myUserId())) return;
+      const p = r.getParticipantById && r.getParticipantById(id);
+      send({ type: "chat", participant_id: String(id), name: String((p && p.getDisplayName()) || ""),
+             text: text.slice(0, 4000), moderator: !!(p && p.getRole && p.getRole() === "moderator"),
+             private: priv });
+    };
+    on(EVT.MESSAGE, chat(false));
+    on(EVT.PRIVATE_MESSAGE, chat(true));
+    // A new conference object: the bindings of the old one are over (its tracks may never report removal).
+    for (const taps of tapsByTrack.values()) if (taps.active && taps.room && taps.room !== r) end(taps);
+    waitingForOwner.clear();
+    if (r.isJoined && r.isJoined()) joined();
     sendRoster();
   }
+  function remoteTracks(r) {
+    // participant.getTracks() can go stale after an owner change; the peer connection knows what is live.
+    try {
+      const pc = r.getActivePeerConnection && r.getActivePeerConnection();
+      if (pc && pc.getRemoteTracks) return pc.getRemoteTracks();
+    } catch (e) { report(e); }
+    return r.getParticipants().flatMap((p) => p.getTracks());
+  }
   function addExisting(r) {
-    for (const p of r.getParticipants()) for (const t of p.getTracks()) onTrackAdded(r, t);
+    for (const t of remoteTracks(r)) onTrackAdded(r, t);
   }
   // APP.conference._room appears once the app has loaded, and is replaced when the app rejoins.
   setInterval(() => {
@@ -289,5 +382,6 @@
     } catch (e) { report(e); }
   }, 200);
   setInterval(sendRoster, 5000);
+  setInterval(() => { pollStats().catch(report); }, STATS_MS);
   connect();
 })();

@@ -30,6 +30,9 @@ PASSWORD_RETRY_S = 3.0  # the prompt still shown this long after submitting: the
 PASSWORD_INPUT = 'input[name="lockKey"]'
 PREJOIN_BUTTON = '[data-testid="prejoin.joinMeeting"]'
 KNOCK_BUTTON = '[data-testid="lobby.knockButton"]'
+# Waiting for the host: jicofo's WaitForOwnerDialog and its "Log-in" button (shown over the lobby screen with
+# mod_muc_wait_for_host too); newer lobby screens have a log-in button of their own.
+HOST_LOGIN = '[aria-label="Log-in"], [data-testid="lobby.loginButton"]'
 
 
 
@@ -45,6 +48,7 @@ class JoinFailure(StrEnum):
     LOBBY_TIMEOUT = "lobby_timeout"
     WAITING_FOR_HOST = "waiting_for_host"
     CONFERENCE_FAILED = "conference_failed"
+    ROOM_FULL = "room_full"
     KICKED = "kicked"
     JOIN_TIMEOUT = "join_timeout"
 
@@ -65,6 +69,10 @@ class ConferenceStatus:
     kicked: bool = False
     left: bool = False
     errors: list[str] = field(default_factory=list)
+    waiting_for_host: bool = False  # the last lobby (membersOnly) failure said: waiting for a host
+    room: str = ""  # the conference the bot is in (a breakout room has its own)
+    breakout: bool = False
+    visitor: bool = False
 
     def last_error(self) -> str | None:
         """The most recent ``conference.failed`` error name."""
@@ -72,16 +80,15 @@ class ConferenceStatus:
 
 
 # Jibri's overrides plus audio-only, auto-knock and no deep linking. Values are JSON (strings quoted).
-# Never config.startSilent: it stops all incoming audio.
+# Only keys in jitsi-meet's configWhitelist take effect (others are dropped without a word, e.g.
+# prejoinPageEnabled and startLowBandwidthMode). Never config.startSilent: it stops all incoming audio.
 HASH_OVERRIDES: dict[str, Any] = {
     "config.prejoinConfig.enabled": False,
-    "config.prejoinPageEnabled": False,
     "config.requireDisplayName": False,
     "config.startWithAudioMuted": True,
     "config.startWithVideoMuted": True,
     "config.disableInitialGUM": True,
     "config.startAudioOnly": True,
-    "config.startLowBandwidthMode": True,
     "config.deeplinking.disabled": True,
     "config.disableDeepLinking": True,
     "config.analytics.disabled": True,
@@ -176,6 +183,7 @@ class JitsiPage:
         deadline = started + m.join_timeout_s
         lobby_deadline: float | None = None
         host_deadline: float | None = None
+        full_deadline: float | None = None
         self._password_sent_at: float | None = None
         self._clicked: dict[str, float] = {}  # screen -> when last clicked; screens take a moment to react
         seen_errors = len(self._status.errors)
@@ -185,26 +193,37 @@ class JitsiPage:
             if await self.is_joined():
                 log.info("jitsi.joined", seconds=round(self._clock() - started, 2))
                 return
+            now = self._clock()
             for error in self._status.errors[seen_errors:]:
+                if error == "conference.max_users":
+                    # The app may come back as a receive-only visitor (all a notetaker needs): give it time.
+                    if full_deadline is None:
+                        full_deadline = now + m.room_full_wait_s
+                        self._on_state("room_full")
+                        log.info("jitsi.room_full_waiting_for_visitor", timeout_s=m.room_full_wait_s)
+                    continue
                 _raise_for(error)
             seen_errors = len(self._status.errors)
-            now = self._clock()
             await self._handle_screens(now)
-            if lobby_deadline is None and await self._in_lobby():
+            if host_deadline is None and await self._waiting_for_host():
+                host_deadline = now + m.host_timeout_s
+                self._on_state("waiting_for_host")
+                log.info("jitsi.waiting_for_host", timeout_s=m.host_timeout_s)
+            elif host_deadline is None and lobby_deadline is None and await self._in_lobby():
                 lobby_deadline = now + m.lobby_timeout_s
                 self._on_state("lobby")
                 log.info("jitsi.lobby_waiting", timeout_s=m.lobby_timeout_s)
-            if host_deadline is None and await self._waiting_for_host():
-                host_deadline = now + m.lobby_timeout_s
-                self._on_state("waiting_for_host")
-                log.info("jitsi.waiting_for_host", timeout_s=m.lobby_timeout_s)
+            if full_deadline is not None and now > full_deadline:
+                raise JoinError(JoinFailure.ROOM_FULL,
+                                f"the meeting is full and the app did not rejoin as a visitor within "
+                                f"{m.room_full_wait_s:g} s")
             if lobby_deadline is not None and now > lobby_deadline:
                 raise JoinError(JoinFailure.LOBBY_TIMEOUT,
                                 f"not admitted from the lobby within {m.lobby_timeout_s:g} s")
             if host_deadline is not None and now > host_deadline:
                 raise JoinError(JoinFailure.WAITING_FOR_HOST,
-                                f"the host did not start the meeting within {m.lobby_timeout_s:g} s")
-            if lobby_deadline is None and host_deadline is None and now > deadline:
+                                f"no host started the meeting within {m.host_timeout_s:g} s")
+            if lobby_deadline is None and host_deadline is None and full_deadline is None and now > deadline:
                 raise JoinError(JoinFailure.JOIN_TIMEOUT, f"not joined within {m.join_timeout_s:g} s")
             await asyncio.sleep(POLL_S)
 
@@ -239,9 +258,11 @@ class JitsiPage:
         return await self._visible(f"{KNOCK_BUTTON}, .lobby-screen")
 
     async def _waiting_for_host(self) -> bool:
-        if "conference.authenticationRequired" in self._status.errors:
+        # jicofo refuses the room until a moderator logs in (authenticationRequired); mod_muc_wait_for_host
+        # puts guests in the lobby with waitingForHost=true. Either way the app retries every 5 s.
+        if self._status.waiting_for_host or "conference.authenticationRequired" in self._status.errors:
             return True
-        return await self._visible('[aria-label="Log-in"]')
+        return await self._visible(HOST_LOGIN)
 
     async def is_joined(self) -> bool:
         """Whether the page says it is in the conference."""
@@ -257,6 +278,17 @@ class JitsiPage:
                 )
         except (TimeoutError, PlaywrightError) as exc:
             log.warning("jitsi.leave_failed", error=_short(exc))
+
+    async def send_chat(self, text: str) -> bool:
+        """Post ``text`` to the meeting's group chat; False when not in a conference (never raises)."""
+        try:
+            return bool(await self._page.evaluate(
+                "(text) => { const r = window.APP && APP.conference && APP.conference._room;"
+                " if (!r || !r.isJoined() || !r.sendTextMessage) return false;"
+                " r.sendTextMessage(text); return true; }", text))
+        except PlaywrightError as exc:
+            log.warning("jitsi.chat_failed", error=_short(exc))
+            return False
 
     async def _eval(self, expression: str) -> Any:
         try:
@@ -291,10 +323,10 @@ def _raise_for(error: str) -> None:
     """Raise for ``conference.failed`` errors that end a join; screens the join loop handles pass."""
     if error.endswith("accessDenied"):
         raise JoinError(JoinFailure.LOBBY_DENIED, "a moderator rejected the bot from the lobby")
-    if error in ("conference.destroyed", "conference.max_users") or error.endswith("notAllowed"):
+    if error == "conference.destroyed" or error.endswith("notAllowed"):
         raise JoinError(JoinFailure.CONFERENCE_FAILED, f"the conference failed: {error}")
-    # membersOnly (lobby), passwordRequired and authenticationRequired (waiting for the host) are
-    # screens the join loop handles.
+    # membersOnly (lobby, or waiting for the host), passwordRequired, authenticationRequired (waiting for the
+    # host) and max_users (visitor retry) are states the join loop handles.
 
 
 def _short(exc: BaseException) -> str:

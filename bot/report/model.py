@@ -64,6 +64,9 @@ class ParticipantSummary(_Model):
     utterances: int = 0
     interruptions: int = 0  # times this participant started talking while another was talking
     sentiment: float = 0.0  # mean compound score, -1..1
+    # Seconds in the meeting with no audio of theirs reaching the bot (no forwarded track: muted on a bridge
+    # that forwards only the loudest speakers, or never received); None where not known (replay).
+    no_audio_s: float | None = None
 
 
 class Insight(_Model):

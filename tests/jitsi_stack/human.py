@@ -115,6 +115,28 @@ class Human:
         self.name = name
         await self.eval("(n) => APP.store.dispatch({type: 'SETTINGS_UPDATED', settings: {displayName: n}})", name)
 
+    async def send_chat(self, text: str) -> None:
+        """Send a group chat message: the action the chat panel's send button dispatches (SEND_MESSAGE)."""
+        await self.eval("(t) => APP.store.dispatch({type: 'SEND_MESSAGE', message: t, ignorePrivacy: false})", text)
+
+    async def record_chat(self) -> None:
+        """Start keeping the group chat messages this page receives (see ``chat``)."""
+        await self.eval("() => { window.__chat = []; APP.conference._room.on('conference.messageReceived',"
+                        " (id, text) => window.__chat.push(String(text))); }")
+
+    async def chat(self) -> list[str]:
+        """Group chat messages received since ``record_chat``."""
+        return list(await self.eval("() => window.__chat || []"))
+
+    async def wait_for_chat(self, prefix: str, timeout_s: float = 30) -> str:
+        """The first received chat message starting with ``prefix``, waiting for it."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                for text in await self.chat():
+                    if text.startswith(prefix):
+                        return text
+                await asyncio.sleep(0.25)
+
     async def others(self) -> dict[str, str]:
         """Everyone else this page shows: participant id -> display name."""
         result: dict[str, str] = await self.eval(

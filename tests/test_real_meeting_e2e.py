@@ -1,0 +1,270 @@
+"""What a real meeting does that a quiet test room does not (issue 11), staged in the fake room.
+
+Each test fails on a bot that assumes the quiet room: silent slots, breakout moves and restarts, waiting for a
+host in the lobby, full rooms, dial-in and hidden participants, tracks before their owners, loudest-N
+forwarding and the meeting chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.demo.room import FakeJitsiRoom
+from bot.outcome import EndReason, ExitCode, SessionResult
+from bot.session import MeetingSession
+from tests.conftest import RunBot, dominant_hz, wav_mono
+
+pytestmark = pytest.mark.e2e
+
+
+async def _until(predicate: Any, timeout: float = 30, what: str = "condition") -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.1)
+
+
+async def _in_call(session: MeetingSession, timeout: float = 30) -> None:
+    await _until(lambda: session.state == "in_call", timeout)
+
+
+def _audio(session: MeetingSession, pid: str) -> float:
+    assert session.recorder is not None
+    return session.recorder.captured_seconds().get(pid, 0.0)
+
+
+def _meeting_json(tmp_path: Path) -> dict[str, Any]:
+    return json.loads((tmp_path / "out" / "meeting.json").read_text())
+
+
+async def _result(task: asyncio.Task[SessionResult], timeout: float = 60) -> SessionResult:
+    return await asyncio.wait_for(task, timeout)
+
+
+async def test_a_silent_slot_is_noticed_and_recovered(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
+    session, task = await run_bot(room.url(), silent_slot_s=3)
+    await _in_call(session)
+    await room.add_participant("eve", "Eve", tone_hz=600)
+    await room.set_dominant_speaker("eve")
+    await _until(lambda: _audio(session, "eve") > 1)
+    await room.silence_slot("eve")  # the track stays live and bound; no RTP arrives (frames of zeros do)
+    await _until(lambda: session.rejoins == 1, 30)
+    before = _audio(session, "eve")
+    await _in_call(session)
+    await room.set_dominant_speaker("eve")
+    await _until(lambda: _audio(session, "eve") > before + 2, 30)  # the rejoined bot hears Eve again
+    await room.remove_participant("eve")
+    result = await _result(task)
+    assert result.reason is EndReason.ROOM_EMPTY
+    doc = _meeting_json(tmp_path)
+    assert [s["participant_id"] for s in doc["silent_slots"]] == ["eve"] and doc["rejoins"] == 1
+    assert any(w.startswith("Eve: their audio track went silent") for w in session.warnings)
+
+
+async def test_a_muted_speaker_is_not_a_silent_slot(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    session, task = await run_bot(room.url(), silent_slot_s=2)
+    await _in_call(session)
+    await room.add_participant("eve", "Eve", tone_hz=600)
+    await _until(lambda: _audio(session, "eve") > 1)
+    await room.silence_slot("eve")  # packets stop, but nobody says Eve is speaking
+    await asyncio.sleep(5)
+    assert session.rejoins == 0 and session.silent_slots == []
+    await room.remove_participant("eve")
+    await _result(task)
+
+
+async def test_the_bot_follows_a_breakout_move_and_keeps_recording(
+    room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path
+) -> None:
+    session, task = await run_bot(room.url(), empty_grace_s=2)
+    await _in_call(session)
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    await room.add_participant("bob", "Bob", tone_hz=700)
+    await _until(lambda: _audio(session, "bob") > 1)
+    await room.move_bot_to_breakout("Design", participants=["bob"])
+    await _until(lambda: session.status.breakout, 30)
+    await _in_call(session)
+    before = _audio(session, "bob")
+    await _until(lambda: _audio(session, "bob") > before + 2, 30)
+    assert not task.done()
+    await room.return_to_main_room()
+    await _until(lambda: not session.status.breakout and session.state == "in_call", 30)
+    await room.remove_participant("ann")
+    await room.remove_participant("bob")
+    result = await _result(task)
+    assert result.reason is EndReason.ROOM_EMPTY
+    rooms = _meeting_json(tmp_path)["rooms"]
+    assert [r["breakout"] for r in rooms] == [False, True, False]
+    assert session.rejoins == 0  # the app moved; the bot did not have to rejoin
+    assert abs(dominant_hz(wav_mono(tmp_path / "out" / "audio" / "Bob-bob.wav")) - 700) < 10
+
+
+@pytest.mark.parametrize("how", ["reinvite", "reload"])
+async def test_ice_failure_is_waited_out(room: FakeJitsiRoom, run_bot: RunBot, how: str) -> None:
+    session, task = await run_bot(room.url())
+    await _in_call(session)
+    await room.add_participant("eve", "Eve", tone_hz=600)
+    await _until(lambda: _audio(session, "eve") > 1)
+    await room.ice_failure(recovery=how)
+    before = _audio(session, "eve")
+    await _until(lambda: _audio(session, "eve") > before + 3, 40)
+    assert not task.done() and session.rejoins == 0
+    await room.remove_participant("eve")
+    assert (await _result(task)).reason is EndReason.ROOM_EMPTY
+
+
+async def test_a_focus_restart_is_waited_out(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    session, task = await run_bot(room.url())
+    await _in_call(session)
+    await room.add_participant("eve", "Eve", tone_hz=600)
+    await _until(lambda: _audio(session, "eve") > 1)
+    await room.focus_restart()
+    before = _audio(session, "eve")
+    await _until(lambda: _audio(session, "eve") > before + 3, 40)
+    assert not task.done() and "conference.focusLeft" in session.status.errors
+    await room.remove_participant("eve")
+    assert (await _result(task)).reason is EndReason.ROOM_EMPTY
+
+
+async def test_out_of_the_conference_for_good_the_bot_rejoins_itself(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    # ICE fails and the app would reload only after the bot's patience (the real app counts down 10-30 s).
+    session, task = await run_bot(room.url(), reconnect_timeout_s=2, max_rejoins=1)
+    await _in_call(session)
+    await room.add_participant("eve", "Eve", tone_hz=600)
+    await _until(lambda: _audio(session, "eve") > 1)
+    failing = asyncio.create_task(room.ice_failure("reload", reload_after_s=60))
+    await _until(lambda: session.rejoins == 1, 30)
+    failing.cancel()
+    await _in_call(session)
+    before = _audio(session, "eve")
+    await _until(lambda: _audio(session, "eve") > before + 2, 30)
+    await room.remove_participant("eve")
+    assert (await _result(task)).reason is EndReason.ROOM_EMPTY
+
+
+async def test_waiting_for_the_host_in_the_lobby_has_its_own_timeout(room: FakeJitsiRoom, run_bot: RunBot,
+                                                                      tmp_path: Path) -> None:
+    session, task = await run_bot(room.url(waiting_for_host="lobby"), lobby_timeout_s=1, host_timeout_s=4)
+    result = await _result(task)
+    assert result.exit_code is ExitCode.COULD_NOT_JOIN and result.message.startswith("waiting_for_host")
+    states = [s["state"] for s in session.states]
+    assert "waiting_for_host" in states and "lobby" not in states
+    assert _meeting_json(tmp_path)["join_failure"] == "waiting_for_host"
+
+
+async def test_the_host_arrives_and_the_bot_joins(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    session, task = await run_bot(room.url(waiting_for_host="lobby"), lobby_timeout_s=1, host_timeout_s=60)
+    await _until(lambda: session.state == "waiting_for_host")
+    await asyncio.sleep(2)  # past the lobby timeout: waiting for a host is not a lobby
+    await room.host_arrives()
+    await _in_call(session)
+    await room.end_conference()
+    assert (await _result(task)).reason is EndReason.CONFERENCE_ENDED
+
+
+async def test_a_full_room_is_joined_as_a_visitor(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
+    session, task = await run_bot(room.url(full="visitor"))
+    await _in_call(session)
+    assert session.status.visitor and "room_full" in [s["state"] for s in session.states]
+    await room.add_participant("eve", "Eve", tone_hz=600)
+    await _until(lambda: _audio(session, "eve") > 1)
+    await room.remove_participant("eve")
+    await _result(task)
+    assert _meeting_json(tmp_path)["rooms"][-1]["visitor"] is True
+
+
+async def test_a_full_room_without_visitors_fails_clearly(room: FakeJitsiRoom, run_bot: RunBot,
+                                                          tmp_path: Path) -> None:
+    _, task = await run_bot(room.url(full="refuse"), room_full_wait_s=2)
+    result = await _result(task)
+    assert result.exit_code is ExitCode.COULD_NOT_JOIN and result.message.startswith("room_full")
+    assert _meeting_json(tmp_path)["join_failure"] == "room_full"
+
+
+async def test_dial_in_people_are_people(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
+    session, task = await run_bot(room.url(), no_one_joined_s=4, empty_grace_s=2)
+    await _in_call(session)
+    await room.add_participant("tel", "+1 555 0100", tone_hz=450, jigasi=True)
+    await asyncio.sleep(6)  # past no_one_joined_s: the phone caller is someone
+    assert not task.done()
+    await room.remove_participant("tel")
+    assert (await _result(task)).reason is EndReason.ROOM_EMPTY
+    (person,) = _meeting_json(tmp_path)["participants"]
+    assert person["phone"] is True and person["bot"] is False and person["audio_s"] > 2
+
+
+@pytest.mark.parametrize("flag", ["hidden", "hidden_from_recorder"])
+async def test_hidden_participants_are_never_recorded(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path,
+                                                      flag: str) -> None:
+    session, task = await run_bot(room.url())
+    await _in_call(session)
+    await room.add_participant("rec", "Recorder", tone_hz=300, **{flag: True})
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    await _until(lambda: _audio(session, "ann") > 2)
+    await room.remove_participant("ann")
+    await room.remove_participant("rec")
+    await _result(task)
+    assert session.recorder is not None and "rec" not in session.recorder.participants
+    assert not list((tmp_path / "out" / "audio").glob("Recorder*"))
+
+
+async def test_a_track_before_its_owner_is_recorded_once_the_owner_is_known(
+    room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path
+) -> None:
+    session, task = await run_bot(room.url())
+    await _in_call(session)
+    await room.add_participant("ann", "Ann", tone_hz=500, track_first=True)
+    await room.add_participant("rec", "Recorder", tone_hz=300, hidden=True, track_first=True)
+    await _until(lambda: _audio(session, "ann") > 2)
+    await room.remove_participant("ann")
+    await room.remove_participant("rec")
+    await _result(task)
+    assert session.recorder is not None and set(session.recorder.participants) == {"ann"}
+
+
+async def test_loudest_n_forwarding_is_stated(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
+    # A bridge forwarding one audio slot: Ann has it, then Bob, then Ann again.
+    session, task = await run_bot(room.url())
+    await _in_call(session)
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    await room.add_participant("bob", "Bob", tone_hz=700, audio=False)
+    await _until(lambda: _audio(session, "ann") > 2)
+    await room.forward_loudest(["bob"])
+    await _until(lambda: _audio(session, "bob") > 2)
+    await room.forward_loudest(["ann"])
+    await asyncio.sleep(2)
+    await room.remove_participant("ann")
+    await room.remove_participant("bob")
+    await _result(task)
+    people = {p["name"]: p for p in _meeting_json(tmp_path)["participants"]}
+    assert people["Bob"]["no_audio_s"] > 3 and people["Ann"]["no_audio_s"] > 1.5
+    assert abs(dominant_hz(wav_mono(tmp_path / "out" / "audio" / "Bob-bob.wav")) - 700) < 10
+
+
+async def test_the_bot_says_it_is_taking_notes_and_obeys_notes_commands(
+    room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path
+) -> None:
+    session, task = await run_bot(room.url(), sections={"email": {"to": ["team@example.org"]}})
+    await _in_call(session)
+    notice = await room.wait_event("chat_sent", timeout=20)
+    assert notice["text"].startswith("Notetaker is taking notes") and "by email" in notice["text"]
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    await room.add_participant("mod", "Mo", tone_hz=700, moderator=True)
+    await room.send_chat("ann", "/notes email ann@example.org")
+    reply = await room.wait_event("chat_sent", timeout=20)
+    assert reply["text"] == "Ann: the notes will also go to a…@example.org."
+    await room.send_chat("ann", "/notes email not-an-address")
+    assert "not an email address" in (await room.wait_event("chat_sent", timeout=20))["text"]
+    await room.send_chat("ann", "/notes stop")
+    assert "only a moderator" in (await room.wait_event("chat_sent", timeout=20))["text"]
+    assert not task.done()
+    await room.send_chat("mod", "/notes stop")
+    assert (await room.wait_event("chat_sent", timeout=20))["text"].startswith("Stopping the notes as Mo asked")
+    result = await _result(task)
+    assert result.reason is EndReason.STOPPED_IN_CHAT and result.exit_code is ExitCode.OK
+    assert session.added_recipients == ["ann@example.org"]
+    assert "Ann added a recipient in the meeting chat: ann@example.org" in session.warnings
