@@ -383,7 +383,7 @@ class MeetingSession:
         empty_since: float | None = None
         lost_since: float | None = None  # out of the conference without a real end (breakout move, restart)
         seen_errors = len(self.status.errors)
-        noticed_room = ""
+        noticed_room: str | None = None  # the room the chat notice was posted in
         while True:
             try:
                 async with asyncio.timeout(TICK_S):

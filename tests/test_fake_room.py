@@ -538,6 +538,12 @@ async def test_forward_loudest_and_ownerless_slot(room: FakeJitsiRoom, page: Any
     assert [(e[0], e[1]["owner"], e[1]["track"]) for e in log[-2:]] == [
         ("conference.trackRemoved", "b", b_track), ("conference.trackAdded", "c", b_track)]
     assert await room.forward_loudest(["c", "a"]) == []
+    # As in the library, B's own track list still has the slot it lost; the active peer connection knows better.
+    owners = await page.evaluate("""() => {
+        const r = APP.conference._room, audio = (ts) => ts.filter((t) => t.getType() === "audio");
+        return [audio(r.getParticipantById("b").getTracks()).map((t) => t.getParticipantId()),
+                audio(r.getActivePeerConnection().getRemoteTracks()).map((t) => t.getParticipantId()).sort()]; }""")
+    assert owners == [["c"], ["a", "c"]]
     with pytest.raises(RuntimeError, match="need an audio slot"):
         await room.forward_loudest(["a", "b", "c", "d"])
 

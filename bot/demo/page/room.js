@@ -225,6 +225,7 @@
     constructor(spec) {
       this._spec = spec; this._id = spec.pid; this._displayName = spec.name;
       this._tracks = []; // audio (JitsiRemoteTrack over a sender slot)
+      this._stale = []; // slots handed to someone else: the library's per-participant list still has them
       this._videoTracks = []; // video: the real client adds one per participant even with the camera off
       this._statsId = `stats-${spec.pid}`; this._live = false; this._properties = new Map();
       this._source = null; this._gain = null; this._sourceReady = null;
@@ -236,7 +237,7 @@
     isHidden() { return !!this._spec.hidden; }
     isHiddenFromRecorder() { return !!this._spec.hidden_from_recorder; }
     getProperty(name) { return this._properties.get(name); }
-    getTracks() { return [...this._tracks, ...this._videoTracks]; }
+    getTracks() { return [...this._stale, ...this._tracks, ...this._videoTracks]; }
     getTracksByMediaType(type) { return this.getTracks().filter((t) => t.getType() === type); }
     isAudioMuted() { return !this._tracks.some((t) => t.isAudioTrack() && !t.isMuted()); }
     isVideoMuted() { return true; }
@@ -342,6 +343,14 @@
       addEventListener: (event, fn) => emitter.on(event, fn),
       removeEventListener: (event, fn) => emitter.off(event, fn),
       isP2PActive: () => c === cur() && st.p2pActive,
+      // The peer connection in use knows which remote tracks are live and whose they are now.
+      getActivePeerConnection: () => (c !== cur() || !c._joined ? null : {
+        getRemoteTracks: (endpointId, mediaType) => [...participants.values()]
+          .filter((p) => p._live)
+          .flatMap((p) => [...p._tracks, ...p._videoTracks])
+          .filter((t) => (!endpointId || t.getParticipantId() === endpointId)
+            && (!mediaType || t.getType() === mediaType)),
+      }),
       // Group chat: the MUC reflects the sender's own message back to it, as the real room does.
       sendTextMessage: (text) => {
         if (c !== cur() || !c._joined) return;
@@ -524,6 +533,7 @@
       trackRemoved(track);
       try { if (from._gain) from._gain.disconnect(track._slot.dest); } catch (e) { /* not connected */ }
       from._tracks = from._tracks.filter((t) => t !== track);
+      if (!from._stale.includes(track)) from._stale.push(track);
     } else {
       st.freeSlots = st.freeSlots.filter((t) => t !== track);
     }
@@ -535,6 +545,7 @@
     }
     to._gain.connect(track._slot.dest);
     track._setOwner(to.getId());
+    to._stale = to._stale.filter((t) => t !== track);
     to._tracks.push(track);
     await setSlotSilent(track._slot, false);
     trackAdded(track);
