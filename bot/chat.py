@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.utils import getaddresses
 from typing import Literal
 
@@ -20,8 +21,9 @@ MAX_ADDED_RECIPIENTS = 10
 HELP = ("Notetaker commands: \"/notes email you@example.org\" also sends the notes to that address; "
         "\"/notes stop\" (moderators) ends the notes now, they are still written and sent.")
 _COMMAND = re.compile(r"^\s*/notes(?:\s+(\S+))?(?:\s+(.*?))?\s*$", re.IGNORECASE | re.DOTALL)
-_ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*"
-                      r"[A-Za-z0-9])?)+$")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDRESS = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +51,23 @@ def parse_command(text: str) -> ChatCommand | None:
 
 
 def valid_address(text: str) -> str | None:
-    """``text`` as a bare email address (``local@domain.tld``), or None when it is not exactly one."""
-    if len(text) > 254 or "\r" in text or "\n" in text:
+    """``text`` as a bare email address (``local@domain.tld``, ASCII), or None when it is not exactly one.
+
+    Only what the email message can carry as it is: a dot-atom local part, a dotted host name.
+    """
+    if len(text) > 254 or not text.isascii() or any(c in text for c in "\r\n\\"):
         return None
     parsed = getaddresses([text])
     if len(parsed) != 1 or parsed[0][1] != text.strip():
         return None
     address = parsed[0][1]
-    return address if _ADDRESS.match(address) else None
+    if not _ADDRESS.match(address):
+        return None
+    try:
+        Address(addr_spec=address)
+    except (ValueError, IndexError, TypeError):
+        return None
+    return address
 
 
 def mask_address(address: str) -> str:

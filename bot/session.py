@@ -47,6 +47,8 @@ from bot.roster import Roster as RosterTracker
 log = structlog.get_logger(__name__)
 
 TICK_S = 0.5
+CHAT_QUEUE = 20  # chat answers waiting to be sent, at most
+CHAT_COOLDOWN_S = 2.0  # one command per participant per this long
 # conference.failed errors after which there is no conference to go back to; any other failure (ICE, focus,
 # bridge, a restart) is waited out for meeting.reconnect_timeout_s.
 FATAL_ERRORS = ("conference.destroyed", "conference.connectionError.accessDenied",
@@ -106,9 +108,14 @@ class MeetingSession:
         self.silent_slots: list[dict[str, Any]] = []
         self.warnings: list[str] = []  # for the report, beyond what the recorder and roster know
         self.added_recipients: list[str] = []  # /notes email
-        self._rtp: dict[tuple[int, int], tuple[int, float, bool]] = {}  # (conn, track) -> packets, since, muted
+        # (conn, track) -> packets since the binding, when first reported, muted
+        self._rtp: dict[tuple[int, int], tuple[int, float, bool]] = {}
         self._dominant_since = 0.0
-        self._chat_out: list[str] = []
+        self._silent_watch = True  # off once rejoins are used up: a silent slot never ends the meeting
+        self._chat_out: list[tuple[str | None, str]] = []  # (private recipient or None, text)
+        self._chat_last: dict[str, float] = {}  # participant id -> when their last command was taken
+        self.elsewhere = 0  # people in the main room's breakout rooms
+        self._conns: set[int] = set()  # bridge connections seen (one per page load)
         self._stop_reason: SessionResult | None = None
 
     def request_stop(self) -> None:
@@ -127,6 +134,7 @@ class MeetingSession:
         now = self._clock() - self._t0
         if isinstance(msg, Roster):
             self.roster.update(msg.participants, now)
+            self.elsewhere = msg.elsewhere
             if self.recorder is not None:
                 for pid, name in self.roster.renames:
                     self.recorder.rename(pid, name)
@@ -139,11 +147,14 @@ class MeetingSession:
         elif isinstance(msg, TrackStatsReport):
             for t in msg.tracks:
                 old = self._rtp.get((conn, t.track))
-                since = now if old is None or t.packets != old[0] else old[1]
-                self._rtp[(conn, t.track)] = (t.packets, since, t.muted)
+                self._rtp[(conn, t.track)] = (t.packets, now if old is None else old[1], t.muted)
         elif isinstance(msg, Chat):
             self._on_chat(msg)
         elif isinstance(msg, Hello):
+            if self.join_s is not None and conn not in self._conns:
+                # A new page (the app reloaded itself): in the conference only once the page says so.
+                self.status.joined = False
+            self._conns.add(conn)
             self.worklet = msg.worklet
             log.info("page.capture_ready", conn=conn, worklet=msg.worklet, sample_rate=msg.sample_rate)
             if not msg.worklet:
@@ -155,7 +166,7 @@ class MeetingSession:
     def _on_conference(self, msg: Conference, now: float) -> None:
         status = self.status
         if msg.state == "joined":
-            status.joined, status.left = True, False
+            status.joined, status.left, status.waiting_for_host = True, False, False
             status.breakout, status.visitor = msg.breakout, msg.visitor
             if msg.room and msg.room != status.room:
                 status.room = msg.room
@@ -174,41 +185,51 @@ class MeetingSession:
         log.info("page.conference", state=msg.state, error=msg.error, room=msg.room or None,
                  breakout=msg.breakout or None, visitor=msg.visitor or None)
 
+    def _reply(self, to: str | None, text: str) -> None:
+        if len(self._chat_out) < CHAT_QUEUE:  # a flood of commands gets a few answers, not a flood
+            self._chat_out.append((to, text))
+
     def _on_chat(self, msg: Chat) -> None:
         if not self._settings.meeting.chat_commands or self.join_s is None:
             return
         command = parse_command(msg.text)
         if command is None:
             return
-        who = msg.name or "someone"
+        now = self._clock()
+        if now - self._chat_last.get(msg.participant_id, -1e9) < CHAT_COOLDOWN_S:
+            return
+        self._chat_last[msg.participant_id] = now
+        who = _chat_name(msg.name)
         log.info("chat.command", command=command.kind, participant_id=msg.participant_id)
+        reply_to = msg.participant_id  # answers go to the one who asked, privately
         if command.kind == "stop":
             if not msg.moderator:
-                self._chat_out.append(f"{who}: only a moderator can stop the notes.")
+                self._reply(reply_to, "Only a moderator can stop the notes.")
                 return
-            self._chat_out.append(f"Stopping the notes as {who} asked; they will be written and sent now.")
+            self._reply(None, f"Stopping the notes as {who} asked; they will be written and sent now.")
             self._stop_reason = SessionResult(ExitCode.OK, EndReason.STOPPED_IN_CHAT,
                                               f"{who} (moderator) typed /notes stop")
             self._stop.set()
         elif command.kind == "email":
-            self._chat_email(who, command.arg)
+            self._chat_email(reply_to, who, command.arg)
         else:
-            self._chat_out.append(HELP)
+            self._reply(reply_to, HELP)
 
-    def _chat_email(self, who: str, arg: str) -> None:
+    def _chat_email(self, reply_to: str, who: str, arg: str) -> None:
         address = valid_address(arg)
         if not self._settings.email.to:
-            self._chat_out.append(f"{who}: this notetaker does not send email.")
+            self._reply(reply_to, "This notetaker does not send email.")
         elif address is None:
-            self._chat_out.append(f"{who}: that is not an email address (/notes email you@example.org).")
+            self._reply(reply_to, "That is not an email address (/notes email you@example.org).")
         elif address.lower() in {a.lower() for a in [*self._settings.email.to, *self.added_recipients]}:
-            self._chat_out.append(f"{who}: {mask_address(address)} already gets the notes.")
+            # The same answer as for a new address: nobody learns who else gets the notes.
+            self._reply(reply_to, f"The notes will also go to {mask_address(address)}.")
         elif len(self.added_recipients) >= MAX_ADDED_RECIPIENTS:
-            self._chat_out.append(f"{who}: no more recipients can be added in this meeting.")
+            self._reply(reply_to, "No more recipients can be added in this meeting.")
         else:
             self.added_recipients.append(address)
             self.warnings.append(f"{who} added a recipient in the meeting chat: {address}")
-            self._chat_out.append(f"{who}: the notes will also go to {mask_address(address)}.")
+            self._reply(reply_to, f"The notes will also go to {mask_address(address)}.")
 
     async def run(self) -> SessionResult:
         """Run the meeting to its end and write ``meeting.json``; never raises for meeting-level failures."""
@@ -273,12 +294,8 @@ class MeetingSession:
         from bot.delivery.deliver import deliver_report
 
         assert self.report is not None
-        settings = self._settings
-        if self.added_recipients:
-            email = settings.email.model_copy(update={"to": [*settings.email.to, *self.added_recipients]})
-            settings = settings.model_copy(update={"email": email})
         try:
-            pending = await deliver_report(self.report, self.out_dir, settings)
+            pending = await deliver_report(self.report, self.out_dir, self._settings, self.added_recipients)
         except Exception as exc:  # rendering or outbox trouble must not lose the meeting's artifacts
             log.exception("session.delivery_crashed")
             pending_msg = f"delivery failed: {type(exc).__name__}: {exc}"
@@ -399,7 +416,9 @@ class MeetingSession:
                 return SessionResult(ExitCode.FAILED, EndReason.BROWSER_CRASHED, "the browser page crashed")
             if self.status.kicked:
                 return SessionResult(ExitCode.OK, EndReason.KICKED, "removed from the meeting")
-            fatal = [e for e in self.status.errors[seen_errors:] if e in FATAL_ERRORS]
+            # A breakout room closing is destroyed too; the app takes everyone back to the main room.
+            fatal = [e for e in self.status.errors[seen_errors:]
+                     if e in FATAL_ERRORS and not (e == "conference.destroyed" and self.status.breakout)]
             seen_errors = len(self.status.errors)
             if fatal:
                 return SessionResult(ExitCode.OK, EndReason.CONFERENCE_ENDED, f"the conference ended ({fatal[-1]})")
@@ -430,17 +449,16 @@ class MeetingSession:
                 lost_since, empty_since, media_ok_at = None, None, time.time() * 1000
                 self._set_state("in_call")
             if self.status.room != noticed_room:  # a new room hears the notice too (breakout rooms)
-                noticed_room = self.status.room
                 notice = notice_text(self._settings)
-                if notice:
-                    self._chat_out.append(notice)
+                if not notice or await jitsi.send_chat(notice):
+                    noticed_room = self.status.room
             await self._flush_chat(jitsi)
             humans = self.roster.humans_present()
             if self.roster.first_human_at is None:
                 if now - in_call_at >= m.no_one_joined_s:
                     return SessionResult(ExitCode.OK, EndReason.NO_ONE_JOINED,
                                          f"nobody joined within {m.no_one_joined_s:g} s")
-            elif humans == 0:
+            elif humans == 0 and not self.elsewhere:
                 empty_since = empty_since if empty_since is not None else now
                 if now - empty_since >= m.empty_grace_s:
                     return SessionResult(ExitCode.OK, EndReason.ROOM_EMPTY, "everyone left")
@@ -449,13 +467,17 @@ class MeetingSession:
             # Media watchdog: tracks exist but nothing arrives (a dead audio context, a stalled connection).
             epoch_ms = time.time() * 1000
             last = max(self.recorder.last_frame_at or 0.0, media_ok_at)
-            reason = None
+            reason = silent = None
             if humans and self.recorder.active_tracks() and epoch_ms - last > m.media_timeout_s * 1000:
                 reason = f"no audio for {m.media_timeout_s:g} s"
-            elif (silent := self._silent_slot(now - self._t0)) is not None:
-                reason = f"{silent}'s audio track received no packets for {m.silent_slot_s:g} s while they spoke"
+            elif self._silent_watch and (silent := self._silent_slot(now - self._t0)) is not None:
+                reason = f"a silent slot ({m.silent_slot_s:g} s without packets while its owner spoke)"
             if reason is not None:
                 if self.rejoins >= m.max_rejoins:
+                    if silent is not None:  # the others are still heard: keep the notes going
+                        self._silent_watch = False
+                        log.warning("session.silent_slot_watch_off", rejoins=self.rejoins)
+                        continue
                     return SessionResult(ExitCode.FAILED, EndReason.MEDIA_LOST, f"{reason} after {self.rejoins} "
                                          "rejoins")
                 failure = await self._rejoin(jitsi, url, reason)
@@ -465,10 +487,11 @@ class MeetingSession:
 
     async def _flush_chat(self, jitsi: JitsiPage) -> None:
         while self._chat_out:
-            await jitsi.send_chat(self._chat_out.pop(0))
+            to, text = self._chat_out.pop(0)
+            await jitsi.send_chat(text, to=to)
 
     def _silent_slot(self, now: float) -> str | None:
-        """The name of the current speaker whose live, unmuted track has received no RTP for a while.
+        """The id of the current speaker whose live, unmuted track has received no RTP since it was bound.
 
         With SSRC rewriting a bridge can forward a rewritten SSRC before renegotiation; Chromium then leaves
         the receiver permanently silent (frames of zeros, zero packets): only getStats() shows it. The
@@ -478,18 +501,20 @@ class MeetingSession:
         if not self.dominant:
             return None
         speaker = self.dominant[-1][1]
-        for key, (_, since, muted) in self._rtp.items():
+        for key, (packets, seen, muted) in self._rtp.items():
             stats = self.recorder.tracks.get(key)
-            if stats is None or stats.ended or muted or stats.participant_id != speaker:
-                continue
-            if now - max(since, self._dominant_since) >= self._settings.meeting.silent_slot_s:
+            if stats is None or stats.ended or muted or stats.participant_id != speaker or packets:
+                continue  # only a binding that never received a packet: a speaker pausing is not a silent slot
+            if now - max(seen, self._dominant_since) >= self._settings.meeting.silent_slot_s:
                 person = self.roster.people.get(speaker)
-                name = person.name if person is not None else speaker
-                self.silent_slots.append({"participant_id": speaker, "at_s": round(now, 3)})
-                self.warnings.append(f"{name}: their audio track went silent at {_clock(now)} (no packets while "
-                                     "they spoke); the bot rejoined to get it back")
-                log.warning("session.silent_slot", participant_id=speaker, track=key[1])
-                return name
+                recover = self.rejoins < self._settings.meeting.max_rejoins
+                self.silent_slots.append({"participant_id": speaker, "at_s": round(now, 3), "rejoined": recover})
+                self.warnings.append(
+                    f"{person.name if person else speaker}: their audio track went silent at {_clock(now)} (no "
+                    "packets while they spoke); " + ("the bot rejoined to get it back" if recover else
+                                                     "it could not be recovered (no rejoins left)"))
+                log.warning("session.silent_slot", participant_id=speaker, track=key[1], rejoin=recover)
+                return speaker
         return None
 
     async def _rejoin(self, jitsi: JitsiPage, url: str, reason: str) -> SessionResult | None:
@@ -498,6 +523,7 @@ class MeetingSession:
         self._set_state("joining")
         self.status.joined = self.status.left = False
         self._rtp.clear()
+        self._dominant_since = self._clock() - self._t0
         await jitsi.leave(timeout_s=3)
         self.status.left = False
         result = await self._until_stopped(self._join(jitsi, url))
@@ -560,3 +586,9 @@ def _clock(seconds: float) -> str:
     """``H:MM:SS`` into the meeting."""
     whole = int(seconds)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _chat_name(name: str) -> str:
+    """A display name fit to repeat in the chat: one line, no control characters, short."""
+    clean = "".join(c if c.isprintable() else " " for c in name).strip()
+    return (clean[:40] + "…" if len(clean) > 40 else clean) or "someone"

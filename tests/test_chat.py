@@ -33,7 +33,10 @@ def test_addresses_accepted(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["", "ann", "ann@", "ann@localhost", "Ann <ann@example.org>",
                                   "a@example.org, b@example.org", "ann@example.org\r\nBcc: x@evil.example",
-                                  "<script>@example.org", "ann@-example.org", "x" * 250 + "@example.org"])
+                                  "<script>@example.org", "ann@-example.org", "x" * 250 + "@example.org",
+                                  # what the email message could not carry as it is
+                                  "ü@example.org", "a.@example.org", "..@example.org", "a\\b@example.org",
+                                  "ann@exämple.org"])
 def test_addresses_refused(text: str) -> None:
     assert valid_address(text) is None
 

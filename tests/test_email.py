@@ -200,3 +200,17 @@ async def test_smtp_down_loses_nothing_and_deliver_sends_it_once_later(
         controller.stop()
     _check_message(inbox.messages[0][2])
     assert outbox_for(out).pending() == []
+
+
+async def test_recipients_added_in_the_chat_get_a_message_each(smtp: tuple[Inbox, int], tmp_path: Path) -> None:
+    # They never see the configured recipients, and an address the message cannot carry costs nobody else
+    # their notes (chat input is checked before, this is the last line).
+    inbox, port = smtp
+    out = _meeting_dir(tmp_path)
+    pending = await deliver_report(make_report(), out, _settings(port, tmp_path),
+                                   added=["ann@example.org", "ü@example.org"])
+    assert pending == []
+    seen = sorted((tuple(sorted(rcpts)), sorted(a.addr_spec for a in msg["To"].addresses))
+                  for _, rcpts, msg in inbox.messages)
+    assert seen == [(("ann@example.org",), ["ann@example.org"]),
+                    (("lead@example.org", "ops@example.org"), ["lead@example.org", "ops@example.org"])]

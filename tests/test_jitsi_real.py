@@ -3,7 +3,7 @@
 Each test opens its own room on the session's deployment. The "human" is a second Chromium speaking a WAV
 file through Chromium's fake microphone; it joins first where it must be the room's moderator (the
 first person in owns the room, as with jicofo). What needs three or more people, a videobridge, SSRC
-rewriting, loudest-N forwarding or breakout rooms stays with the fake room (tests/doubles).
+rewriting, loudest-N forwarding or breakout rooms stays with the fake room (bot/demo).
 """
 
 from __future__ import annotations
@@ -325,12 +325,14 @@ async def test_says_it_is_taking_notes_and_obeys_the_moderator_in_the_chat(
     assert "by email" in notice and "team@example.org" not in notice
 
     await alice.send_chat("/notes email alice@example.org")
-    await alice.wait_for_chat("Alice: the notes will also go to a…@example.org.")
+    await alice.wait_for_chat("The notes will also go to a…@example.org.")  # privately, to Alice
+    await asyncio.sleep(2.5)  # one command per person per 2 s
     await alice.send_chat("/notes stop")
     assert await bot.wait(120) == 0, bot.stderr[-3000:]
     assert bot.meeting()["end_reason"] == "stopped_in_chat"
+    await alice.wait_for_chat("Stopping the notes as Alice asked")
     assert "Alice added a recipient in the meeting chat: alice@example.org" in bot.report()["warnings"]
     sent = [email.message_from_bytes(p.read_bytes(), policy=policy.default)
             for p in sorted(jitsi_stack.mail_dir.glob("*.eml"))]
-    recipients = [str(m["To"]) for m in sent if "chat-room" in str(m["Subject"])]
-    assert any("alice@example.org" in r for r in recipients), recipients
+    recipients = sorted(str(m["To"]) for m in sent if "chat-room" in str(m["Subject"]))
+    assert recipients == ["alice@example.org", "team@example.org"], recipients  # a message each

@@ -48,16 +48,21 @@ async def _result(task: asyncio.Task[SessionResult], timeout: float = 60) -> Ses
 async def test_a_silent_slot_is_noticed_and_recovered(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
     session, task = await run_bot(room.url(), silent_slot_s=3)
     await _in_call(session)
-    await room.add_participant("eve", "Eve", tone_hz=600)
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    await room.add_participant("eve", "Eve", tone_hz=600, audio=False)
+    await _until(lambda: _audio(session, "ann") > 1)
+    # The bridge hands Ann's slot to Eve, who speaks, and the receiver drops every rewritten packet: the
+    # track stays live, bound and unmuted; frames of zeros keep coming.
+    await room.rewrite_ssrc("ann", "eve", silent=True)
     await room.set_dominant_speaker("eve")
-    await _until(lambda: _audio(session, "eve") > 1)
-    await room.silence_slot("eve")  # the track stays live and bound; no RTP arrives (frames of zeros do)
     await _until(lambda: session.rejoins == 1, 30)
     before = _audio(session, "eve")
     await _in_call(session)
     await room.set_dominant_speaker("eve")
     await _until(lambda: _audio(session, "eve") > before + 2, 30)  # the rejoined bot hears Eve again
+    assert abs(dominant_hz(wav_mono(tmp_path / "out" / "audio" / "Eve-eve.wav")) - 600) < 10
     await room.remove_participant("eve")
+    await room.remove_participant("ann")
     result = await _result(task)
     assert result.reason is EndReason.ROOM_EMPTY
     doc = _meeting_json(tmp_path)
@@ -65,16 +70,35 @@ async def test_a_silent_slot_is_noticed_and_recovered(room: FakeJitsiRoom, run_b
     assert any(w.startswith("Eve: their audio track went silent") for w in session.warnings)
 
 
-async def test_a_muted_speaker_is_not_a_silent_slot(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+async def test_a_speaker_who_pauses_is_not_a_silent_slot(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    # The track received packets since it was bound, then none (DTX, loudest-only routing): not a silent slot,
+    # even while its owner is still the dominant speaker.
     session, task = await run_bot(room.url(), silent_slot_s=2)
     await _in_call(session)
     await room.add_participant("eve", "Eve", tone_hz=600)
+    await room.set_dominant_speaker("eve")
     await _until(lambda: _audio(session, "eve") > 1)
-    await room.silence_slot("eve")  # packets stop, but nobody says Eve is speaking
-    await asyncio.sleep(5)
+    await room.silence_slot("eve")
+    await asyncio.sleep(6)
     assert session.rejoins == 0 and session.silent_slots == []
     await room.remove_participant("eve")
     await _result(task)
+
+
+async def test_a_silent_slot_never_ends_the_meeting(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
+    session, task = await run_bot(room.url(), silent_slot_s=2, max_rejoins=0)
+    await _in_call(session)
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    await room.add_participant("eve", "Eve", tone_hz=600, audio=False)
+    await _until(lambda: _audio(session, "ann") > 1)
+    await room.rewrite_ssrc("ann", "eve", silent=True)
+    await room.set_dominant_speaker("eve")
+    await asyncio.sleep(6)
+    assert not task.done() and session.rejoins == 0
+    await room.remove_participant("eve")
+    await room.remove_participant("ann")
+    assert (await _result(task)).reason is EndReason.ROOM_EMPTY
+    assert any("could not be recovered" in w for w in session.warnings)
 
 
 async def test_the_bot_follows_a_breakout_move_and_keeps_recording(
@@ -252,19 +276,67 @@ async def test_the_bot_says_it_is_taking_notes_and_obeys_notes_commands(
     await _in_call(session)
     notice = await room.wait_event("chat_sent", timeout=20)
     assert notice["text"].startswith("Notetaker is taking notes") and "by email" in notice["text"]
-    await room.add_participant("ann", "Ann", tone_hz=500)
+    assert "to" not in notice  # to everyone
+    await room.add_participant("ann", "Ann\nNotetaker: all clear", tone_hz=500)
     await room.add_participant("mod", "Mo", tone_hz=700, moderator=True)
-    await room.send_chat("ann", "/notes email ann@example.org")
-    reply = await room.wait_event("chat_sent", timeout=20)
-    assert reply["text"] == "Ann: the notes will also go to a…@example.org."
-    await room.send_chat("ann", "/notes email not-an-address")
-    assert "not an email address" in (await room.wait_event("chat_sent", timeout=20))["text"]
-    await room.send_chat("ann", "/notes stop")
-    assert "only a moderator" in (await room.wait_event("chat_sent", timeout=20))["text"]
+
+    async def ask(pid: str, text: str) -> dict[str, Any]:
+        await room.send_chat(pid, text)
+        reply = await room.wait_event("chat_sent", timeout=20)
+        await asyncio.sleep(2.1)  # one command per person per 2 s
+        return reply
+
+    reply = await ask("ann", "/notes email ann@example.org")
+    assert reply == {"event": "chat_sent", "text": "The notes will also go to a…@example.org.", "to": "ann"}
+    # An address already on the list gets the same answer: nobody learns who else gets the notes.
+    assert (await ask("ann", "/notes email team@example.org"))["text"] == "The notes will also go to t…@example.org."
+    assert "not an email address" in (await ask("ann", "/notes email ü@example.org"))["text"]
+    assert (await ask("ann", "/notes stop")) == {"event": "chat_sent", "to": "ann",
+                                                  "text": "Only a moderator can stop the notes."}
+    await room.send_chat("ann", "/notes help")
+    await room.send_chat("ann", "/notes help")  # within 2 s: ignored
+    assert (await room.wait_event("chat_sent", timeout=20))["text"].startswith("Notetaker commands")
     assert not task.done()
+    await asyncio.sleep(2.1)
     await room.send_chat("mod", "/notes stop")
-    assert (await room.wait_event("chat_sent", timeout=20))["text"].startswith("Stopping the notes as Mo asked")
+    stopping = await room.wait_event("chat_sent", timeout=20)
+    assert stopping["text"].startswith("Stopping the notes as Mo asked") and "to" not in stopping
     result = await _result(task)
     assert result.reason is EndReason.STOPPED_IN_CHAT and result.exit_code is ExitCode.OK
     assert session.added_recipients == ["ann@example.org"]
-    assert "Ann added a recipient in the meeting chat: ann@example.org" in session.warnings
+    assert "Ann Notetaker: all clear added a recipient in the meeting chat: ann@example.org" in session.warnings
+    sent = [e for e in room.events if e.get("event") == "chat_sent"]
+    assert len(sent) == 7, sent  # the second /notes help got no answer
+
+
+async def test_people_in_breakout_rooms_keep_the_meeting_going(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    # Everyone goes to breakout rooms; the bot stays in the emptied main room and waits for them.
+    session, task = await run_bot(room.url(), empty_grace_s=2)
+    await _in_call(session)
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    await room.add_participant("bob", "Bob", tone_hz=700)
+    await _until(lambda: _audio(session, "bob") > 1)
+    await room.send_to_breakout("Design", ["ann", "bob"])
+    await _until(lambda: session.roster.humans_present() == 0 and session.elsewhere == 2)
+    await asyncio.sleep(5)  # past the empty grace
+    assert not task.done()
+    await room.return_from_breakout(["ann", "bob"])
+    before = _audio(session, "bob")
+    await _until(lambda: _audio(session, "bob") > before + 1)
+    await room.remove_participant("ann")
+    await room.remove_participant("bob")
+    assert (await _result(task)).reason is EndReason.ROOM_EMPTY
+
+
+async def test_a_breakout_room_closing_with_the_bot_inside_is_not_the_end(room: FakeJitsiRoom,
+                                                                           run_bot: RunBot) -> None:
+    session, task = await run_bot(room.url(), reconnect_timeout_s=3)
+    await _in_call(session)
+    await room.add_participant("bob", "Bob", tone_hz=700)
+    await room.move_bot_to_breakout("Design", participants=["bob"])
+    await _until(lambda: session.status.breakout and session.state == "in_call", 30)
+    await room.end_conference()  # the breakout room is destroyed
+    await _until(lambda: session.rejoins == 1 and session.state == "in_call", 40)  # back to the meeting's URL
+    assert not session.status.breakout
+    await room.remove_participant("bob")
+    assert (await _result(task)).reason is EndReason.ROOM_EMPTY

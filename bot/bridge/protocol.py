@@ -20,15 +20,17 @@ a client without it is refused with HTTP 403 before the upgrade.
   carries that participant's audio. A MediaStreamTrack that changes owner (SSRC rewriting) or comes back
   gets a new index, so an index always means one owner.
 - ``track_ended`` {track}: no more frames for that index.
-- ``roster`` {participants: [{id, name, hidden, bot, phone, moderator}]}: everyone else in the room, sent on
-  every change. ``hidden`` covers recorders/transcribers and people hidden from recorders (never recorded);
-  ``phone`` marks dial-in (jigasi) participants, who are people.
+- ``roster`` {participants: [{id, name, hidden, bot, phone, moderator}], elsewhere}: everyone else in the
+  room, sent on every change while joined; ``elsewhere`` counts people in the main room's breakout rooms.
+  ``hidden`` covers recorders/transcribers and people hidden from recorders (never recorded); ``phone`` marks
+  dial-in (jigasi) participants, who are people.
 - ``dominant_speaker`` {participant_id}.
 - ``conference`` {state: joined|left|failed|kicked, error?: str, room?: str, title?: str, breakout?: bool,
   visitor?: bool, waiting_for_host?: bool}: the page's conference state; ``room`` names the conference the event
   is about (``title``: a breakout room's own name).
-- ``track_stats`` {tracks: [{track, packets, muted}]}: every few seconds, RTP packets received so far on each
-  announced track (``getStats()`` of the page's peer connections) and whether its owner is muted.
+- ``track_stats`` {tracks: [{track, packets, muted}]}: every few seconds, the RTP packets each announced track
+  index received since it was bound (``getStats()`` of the page's peer connections) and whether its owner is
+  muted.
 - ``chat`` {participant_id, name, text, moderator, private}: a chat message from someone else.
 - ``page_error`` {message}: the capture script hit an error (logged, never fatal).
 
@@ -140,6 +142,7 @@ class Roster(_Msg):
 
     type: Literal["roster"]
     participants: list[RosterEntry] = Field(max_length=2000)
+    elsewhere: int = Field(0, ge=0)  # people in the main room's breakout rooms
 
 
 class DominantSpeaker(_Msg):
@@ -166,7 +169,7 @@ class TrackCounters(_Msg):
     """RTP counters of one announced track."""
 
     track: int = Field(ge=0, le=0xFFFF)
-    packets: int = Field(ge=0)
+    packets: int = Field(ge=0)  # since the index was bound to its owner
     muted: bool = False
 
 

@@ -60,28 +60,41 @@ def _public_target(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/…"  # paths and queries of webhook URLs often hold tokens
 
 
-def enqueue(report: Report, meeting_dir: Path, settings: Settings) -> Outbox:
-    """Write the meeting's email and webhook deliveries (as configured) into its outbox."""
+def enqueue(report: Report, meeting_dir: Path, settings: Settings, added: list[str] | None = None) -> Outbox:
+    """Write the meeting's email and webhook deliveries (as configured) into its outbox.
+
+    ``added``: recipients added during the meeting (``/notes email``); each gets a message of their own, so
+    nobody learns the configured recipients' addresses.
+    """
     outbox = outbox_for(meeting_dir)
     email = settings.email
-    if email.to:
-        attachments, left_out = _attachments(meeting_dir, email.max_attachment_bytes)
-        rendered = render_email(report, subject_template=email.subject, attachments=[a.filename for a in attachments])
-        key = f"{report.meeting.id}\n{','.join(sorted(email.to))}"
-        message = build_message(subject=rendered.subject, text=rendered.text, html=rendered.html,
-                                sender=email.sender, to=email.to, attachments=attachments, message_key=key)
-        if left_out:
-            log.warning("email.attachments_left_out", files=left_out, cap_bytes=email.max_attachment_bytes)
-        item_id = "email-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-        envelope = json.dumps({"from": email.sender, "to": email.to}).encode()
-        outbox.put(item_id, "email", f"{len(email.to)} recipient(s)",
-                   {"message.eml": message.as_bytes(), "envelope.json": envelope})
+    groups = ([email.to] if email.to else []) + [[a] for a in added or [] if email.to]
+    for to in groups:
+        try:
+            _enqueue_email(report, meeting_dir, settings, to, outbox)
+        except (ValueError, TypeError) as exc:  # an address the message cannot carry: the others still go
+            log.error("email.not_queued", recipients=len(to), error=str(exc)[:200])
     hook = settings.webhook
     if hook.url:
         request = json.dumps({"url": hook.url}).encode()
         outbox.put(webhook_id(report.meeting.id, hook.url), "webhook", _public_target(hook.url),
                    {"body.json": webhook_body(report), "request.json": request})
     return outbox
+
+
+def _enqueue_email(report: Report, meeting_dir: Path, settings: Settings, to: list[str], outbox: Outbox) -> None:
+    email = settings.email
+    attachments, left_out = _attachments(meeting_dir, email.max_attachment_bytes)
+    rendered = render_email(report, subject_template=email.subject, attachments=[a.filename for a in attachments])
+    key = f"{report.meeting.id}\n{','.join(sorted(to))}"
+    message = build_message(subject=rendered.subject, text=rendered.text, html=rendered.html,
+                            sender=email.sender, to=to, attachments=attachments, message_key=key)
+    data = message.as_bytes()  # raises for addresses the message cannot carry, before anything is written
+    if left_out:
+        log.warning("email.attachments_left_out", files=left_out, cap_bytes=email.max_attachment_bytes)
+    item_id = "email-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    envelope = json.dumps({"from": email.sender, "to": to}).encode()
+    outbox.put(item_id, "email", f"{len(to)} recipient(s)", {"message.eml": data, "envelope.json": envelope})
 
 
 async def deliver_pending(outbox: Outbox, settings: Settings) -> list[OutboxItem]:
@@ -115,9 +128,13 @@ async def deliver_pending(outbox: Outbox, settings: Settings) -> list[OutboxItem
     return outbox.pending()
 
 
-async def deliver_report(report: Report, meeting_dir: Path, settings: Settings) -> list[OutboxItem]:
-    """At the end of a meeting: summaries on disk, deliveries in the outbox, then one sending pass."""
+async def deliver_report(report: Report, meeting_dir: Path, settings: Settings,
+                         added: list[str] | None = None) -> list[OutboxItem]:
+    """At the end of a meeting: summaries on disk, deliveries in the outbox, then one sending pass.
+
+    ``added``: recipients added in the meeting's chat, each sent a message of their own.
+    """
     write_summaries(report, meeting_dir)
     if not (settings.email.to or settings.webhook.url):
         return []
-    return await deliver_pending(enqueue(report, meeting_dir, settings), settings)
+    return await deliver_pending(enqueue(report, meeting_dir, settings, added), settings)

@@ -351,13 +351,15 @@ class FakeJitsiRoom:
         """
         await self._command("switch_p2p_to_bridge", {})
 
-    async def rewrite_ssrc(self, from_pid: str, to_pid: str) -> None:
+    async def rewrite_ssrc(self, from_pid: str, to_pid: str, *, silent: bool = False) -> None:
         """Give ``from_pid``'s audio slot to ``to_pid`` (added with ``audio=False``), like SSRC rewriting.
 
         The same JitsiRemoteTrack and MediaStreamTrack fire TRACK_REMOVED, start carrying ``to_pid``'s
-        source, report ``getParticipantId() == to_pid`` and fire TRACK_ADDED.
+        source, report ``getParticipantId() == to_pid`` and fire TRACK_ADDED. ``silent``: the slot moves but
+        receives no packet from then on (Chromium ≥ 148 when a bridge forwards the rewritten SSRC before
+        renegotiation): a silent slot, live, bound, unmuted.
         """
-        await self._command("rewrite_ssrc", {"from": from_pid, "to": to_pid})
+        await self._command("rewrite_ssrc", {"from": from_pid, "to": to_pid, "silent": silent})
         self._slot_moved(from_pid, to_pid)
 
     async def forward_loudest(self, pids: Sequence[str]) -> list[tuple[str | None, str]]:
@@ -411,6 +413,22 @@ class FakeJitsiRoom:
         for pid in participants:
             self._roster[pid]["room"] = name
         return str(result["conference"])
+
+    async def send_to_breakout(self, name: str, participants: Sequence[str]) -> None:
+        """A moderator sends ``participants`` into breakout room ``name``; the bot stays where it is.
+
+        They leave the bot's conference (their slots lose their owner, USER_LEFT) and are listed in the main
+        conference's ``getBreakoutRooms().getRooms()`` under that room.
+        """
+        await self._command("send_to_breakout", {"name": name, "participants": list(participants)})
+        for pid in participants:
+            self._roster[pid]["room"] = name
+
+    async def return_from_breakout(self, participants: Sequence[str]) -> None:
+        """``participants`` come back from their breakout room into the bot's conference (USER_JOINED, tracks)."""
+        await self._command("return_from_breakout", {"participants": list(participants)})
+        for pid in participants:
+            self._roster[pid]["room"] = "main"
 
     async def return_to_main_room(self) -> None:
         """The breakout rooms close: everyone, the bot too, moves back to the main room.

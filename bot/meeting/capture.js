@@ -18,6 +18,7 @@
     PRIVATE_MESSAGE: "conference.privateMessageReceived",
   };
   const STATS_MS = 2000;
+  const clip = (v, n = 500) => String(v == null ? "" : v).slice(0, n); // the bridge refuses longer fields
   const NativeWebSocket = window.WebSocket;
   const NativeAudio = window.Audio;
 
@@ -203,8 +204,8 @@
   }
   function announce(taps, again) {
     if (!again) { taps.index = nextIndex++ & 0xffff; taps.seq = 0; }
-    send({ type: "track", track: taps.index, track_id: taps.id, participant_id: taps.owner,
-           display_name: taps.name, source_name: taps.sourceName, p2p: taps.p2p });
+    send({ type: "track", track: taps.index, track_id: clip(taps.id, 250), participant_id: clip(taps.owner, 250),
+           display_name: clip(taps.name), source_name: clip(taps.sourceName, 250), p2p: taps.p2p });
   }
   function isRemoteAudio(track) {
     try {
@@ -255,6 +256,7 @@
     Object.assign(taps, fields, { room });
     taps.active = true;
     announce(taps, false);
+    markBinding(taps);
   }
   function end(taps) {
     if (!taps.active) return;
@@ -273,8 +275,7 @@
   }
 
   // ---- RTP counters: a slot can stay bound and live yet receive nothing (SSRC rewriting races) ----
-  async function pollStats() {
-    if (!ws || ws.readyState !== 1) return;
+  async function packetsByTrack() {
     const packets = new Map(); // MediaStreamTrack id -> packets received
     for (const pc of [...peerConnections]) {
       if (pc.signalingState === "closed") { peerConnections.delete(pc); continue; }
@@ -286,12 +287,27 @@
         }
       });
     }
+    return packets;
+  }
+  function markBinding(taps) {
+    // The receiver's count when this binding began (a rewritten slot has the old owner's packets): what the
+    // owner sent is what comes after. Chromium makes the inbound-rtp entry at the first packet: none is 0.
+    const index = taps.index;
+    taps.bindPackets = undefined;
+    packetsByTrack().then((packets) => {
+      if (taps.index === index) taps.bindPackets = packets.get(taps.id) || 0;
+    }).catch(report);
+  }
+  async function pollStats() {
+    if (!ws || ws.readyState !== 1) return;
+    const packets = await packetsByTrack();
     const tracks = [];
     for (const taps of tapsByTrack.values()) {
-      if (!taps.active || !packets.has(taps.id)) continue;
+      if (!taps.active || taps.bindPackets === undefined) continue;
       let muted = false;
       try { muted = !!(taps.jtrack && taps.jtrack.isMuted && taps.jtrack.isMuted()); } catch (_) {}
-      tracks.push({ track: taps.index, packets: packets.get(taps.id), muted });
+      const received = Math.max(0, (packets.get(taps.id) || 0) - taps.bindPackets);
+      tracks.push({ track: taps.index, packets: received, muted });
     }
     send({ type: "track_stats", tracks });
   }
@@ -299,27 +315,39 @@
   // ---- roster and conference state ----
   let room = null;
   function sendRoster() {
-    if (!room || !room.getParticipants) return;
+    // A conference not (yet) joined has nobody in it: its roster would say everyone left.
+    if (!room || !room.getParticipants || !(room.isJoined && room.isJoined())) return;
     try {
       const participants = room.getParticipants().map((p) => ({
-        id: String(p.getId()),
-        name: String(p.getDisplayName() || ""),
+        id: clip(p.getId(), 250),
+        name: clip(p.getDisplayName()),
         hidden: notRecorded(p),
         bot: false,
         // Dial-in users come through jigasi (features_jigasi, set a moment after they join): people.
         phone: !p.isHidden() && !!(p.getProperty && String(p.getProperty("features_jigasi")) === "true"),
         moderator: !!(p.getRole && p.getRole() === "moderator"),
       }));
-      send({ type: "roster", participants });
+      send({ type: "roster", participants, elsewhere: inBreakoutRooms(room) });
     } catch (e) { report(e); }
+  }
+  function inBreakoutRooms(r) {
+    // People the main room's breakout rooms hold (the bot may stay in the emptied main room).
+    try {
+      const rooms = r.getBreakoutRooms && r.getBreakoutRooms();
+      if (!rooms || rooms.isBreakoutRoom() || !rooms.getRooms) return 0;
+      return Object.values(rooms.getRooms() || {})
+        .filter((b) => !b.isMainRoom)
+        .reduce((n, b) => n + Object.keys(b.participants || {}).length, 0);
+    } catch (_) { return 0; }
   }
   function describe(r) {
     const out = { room: "", title: "", breakout: false, visitor: false };
-    try { out.room = String(r.getName()); } catch (_) {}
+    try { out.room = clip(r.getName()); } catch (_) {}
     try { out.breakout = !!(r.getBreakoutRooms && r.getBreakoutRooms() && r.getBreakoutRooms().isBreakoutRoom()); }
     catch (_) {}
     // Prosody sets a breakout room's subject to its name; lib-jitsi-meet has no isVisitor(): the app's store.
-    try { if (out.breakout && r.room && typeof r.room.subject === "string") out.title = r.room.subject; } catch (_) {}
+    try { if (out.breakout && r.room && typeof r.room.subject === "string") out.title = clip(r.room.subject); }
+    catch (_) {}
     try { out.visitor = !!APP.store.getState()["features/visitors"].iAmVisitor; } catch (_) {}
     return out;
   }
@@ -348,10 +376,11 @@
     on(EVT.DOMINANT, (id) => send({ type: "dominant_speaker", participant_id: String(id) }));
     on(EVT.TRACK_ADDED, (track) => onTrackAdded(r, track));
     on(EVT.TRACK_REMOVED, onTrackRemoved);
-    const chat = (priv) => (id, text) => {
-      if (typeof text !== "string" || String(id) === String(r.myUserId && r.myUserId())) return;
+    const chat = (priv) => (id, text, ts) => {
+      // ts is set on the room's history, replayed on every join: old commands are not commands now.
+      if (ts || typeof text !== "string" || String(id) === String(r.myUserId && r.myUserId())) return;
       const p = r.getParticipantById && r.getParticipantById(id);
-      send({ type: "chat", participant_id: String(id), name: String((p && p.getDisplayName()) || ""),
+      send({ type: "chat", participant_id: clip(id, 250), name: clip(p && p.getDisplayName()),
              text: text.slice(0, 4000), moderator: !!(p && p.getRole && p.getRole() === "moderator"),
              private: priv });
     };

@@ -187,6 +187,8 @@ class JitsiPage:
         self._password_sent_at: float | None = None
         self._clicked: dict[str, float] = {}  # screen -> when last clicked; screens take a moment to react
         seen_errors = len(self._status.errors)
+        self._errors_from = seen_errors  # earlier joins' errors say nothing about this one
+        self._status.waiting_for_host = False
         while True:
             if self._status.kicked:
                 raise JoinError(JoinFailure.KICKED, "removed from the meeting while joining")
@@ -253,14 +255,15 @@ class JitsiPage:
             self._clicked["knock"] = now
 
     async def _in_lobby(self) -> bool:
-        if any(e.endswith("membersOnly") for e in self._status.errors):
+        if any(e.endswith("membersOnly") for e in self._status.errors[self._errors_from:]):
             return True
         return await self._visible(f"{KNOCK_BUTTON}, .lobby-screen")
 
     async def _waiting_for_host(self) -> bool:
         # jicofo refuses the room until a moderator logs in (authenticationRequired); mod_muc_wait_for_host
         # puts guests in the lobby with waitingForHost=true. Either way the app retries every 5 s.
-        if self._status.waiting_for_host or "conference.authenticationRequired" in self._status.errors:
+        recent = self._status.errors[self._errors_from:]
+        if self._status.waiting_for_host or "conference.authenticationRequired" in recent:
             return True
         return await self._visible(HOST_LOGIN)
 
@@ -279,14 +282,21 @@ class JitsiPage:
         except (TimeoutError, PlaywrightError) as exc:
             log.warning("jitsi.leave_failed", error=_short(exc))
 
-    async def send_chat(self, text: str) -> bool:
-        """Post ``text`` to the meeting's group chat; False when not in a conference (never raises)."""
+    async def send_chat(self, text: str, *, to: str | None = None, timeout_s: float = 5.0) -> bool:
+        """Post ``text`` to the meeting's chat, or privately to participant ``to``.
+
+        Returns False when that was not possible (not in a conference, a page that does not answer); bounded
+        and never raising.
+        """
         try:
-            return bool(await self._page.evaluate(
-                "(text) => { const r = window.APP && APP.conference && APP.conference._room;"
-                " if (!r || !r.isJoined() || !r.sendTextMessage) return false;"
-                " r.sendTextMessage(text); return true; }", text))
-        except PlaywrightError as exc:
+            async with asyncio.timeout(timeout_s):
+                return bool(await self._page.evaluate(
+                    "([text, to]) => { const r = window.APP && APP.conference && APP.conference._room;"
+                    " if (!r || !r.isJoined()) return false;"
+                    " if (to) { if (!r.sendPrivateTextMessage) return false; r.sendPrivateTextMessage(to, text); }"
+                    " else { if (!r.sendTextMessage) return false; r.sendTextMessage(text); }"
+                    " return true; }", [text, to]))
+        except (TimeoutError, PlaywrightError) as exc:
             log.warning("jitsi.chat_failed", error=_short(exc))
             return False
 

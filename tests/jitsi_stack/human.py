@@ -116,16 +116,21 @@ class Human:
         await self.eval("(n) => APP.store.dispatch({type: 'SETTINGS_UPDATED', settings: {displayName: n}})", name)
 
     async def send_chat(self, text: str) -> None:
-        """Send a group chat message: the action the chat panel's send button dispatches (SEND_MESSAGE)."""
-        await self.eval("(t) => APP.store.dispatch({type: 'SEND_MESSAGE', message: t, ignorePrivacy: false})", text)
+        """Send a group chat message: the action the chat panel's send button dispatches (SEND_MESSAGE).
+
+        ``ignorePrivacy``: after a private message (the bot answers commands privately) the app would first ask
+        whether to answer privately; this is the "send to everyone" answer.
+        """
+        await self.eval("(t) => APP.store.dispatch({type: 'SEND_MESSAGE', message: t, ignorePrivacy: true})", text)
 
     async def record_chat(self) -> None:
-        """Start keeping the group chat messages this page receives (see ``chat``)."""
-        await self.eval("() => { window.__chat = []; APP.conference._room.on('conference.messageReceived',"
-                        " (id, text) => window.__chat.push(String(text))); }")
+        """Start keeping the chat messages (group and private) this page receives (see ``chat``)."""
+        await self.eval("() => { window.__chat = []; const keep = (id, text) => window.__chat.push(String(text));"
+                        " APP.conference._room.on('conference.messageReceived', keep);"
+                        " APP.conference._room.on('conference.privateMessageReceived', keep); }")
 
     async def chat(self) -> list[str]:
-        """Group chat messages received since ``record_chat``."""
+        """Chat messages received since ``record_chat``."""
         return list(await self.eval("() => window.__chat || []"))
 
     async def wait_for_chat(self, prefix: str, timeout_s: float = 30) -> str:

@@ -324,6 +324,20 @@
     const breakoutRooms = {
       isBreakoutRoom: () => breakout,
       getMainRoomJid: () => (breakout ? `${roomName}@${config.hosts.muc}` : undefined),
+      // The rooms and who is in them, as the breakout-rooms component announces them to the main room.
+      getRooms: () => {
+        const rooms = { main: { id: "main", jid: `${roomName}@${config.hosts.muc}`, name: roomName,
+                                isMainRoom: true, participants: {} } };
+        for (const q of participants.values()) {
+          const where = q._spec.room || "main";
+          if (!st.breakoutIds.has(where)) st.breakoutIds.set(where, uuid());
+          const id = where === "main" ? "main" : st.breakoutIds.get(where);
+          rooms[id] = rooms[id] || { id, jid: `${id}@breakout.${config.hosts.domain}`, name: where,
+                                     isMainRoom: false, participants: {} };
+          rooms[id].participants[`${rooms[id].jid}/${q.getId()}`] = { displayName: q.getDisplayName() };
+        }
+        return rooms;
+      },
     };
     const c = {
       _emitter: emitter, _joined: false,
@@ -352,6 +366,10 @@
             && (!mediaType || t.getType() === mediaType)),
       }),
       // Group chat: the MUC reflects the sender's own message back to it, as the real room does.
+      sendPrivateTextMessage: (to, text) => {
+        if (c !== cur() || !c._joined) return;
+        event("chat_sent", { text: String(text), to: String(to) }); // not reflected: the app shows its own copy
+      },
       sendTextMessage: (text) => {
         if (c !== cur() || !c._joined) return;
         const msg = String(text);
@@ -526,7 +544,7 @@
    * JitsiRemoteTrack and MediaStreamTrack. `to` null: the slot is left ownerless (getParticipantId() null,
    * as the library does when a bridge source goes away), still live, its RTP stopped.
    */
-  async function moveSlot(track, to) {
+  async function moveSlot(track, to, { silent = false } = {}) {
     if (to !== null) await ensureSource(to);
     const from = track.getParticipantId() === null ? null : participants.get(track.getParticipantId());
     if (from) {
@@ -547,7 +565,8 @@
     track._setOwner(to.getId());
     to._stale = to._stale.filter((t) => t !== track);
     to._tracks.push(track);
-    await setSlotSilent(track._slot, false);
+    // silent: the bridge forwards the rewritten SSRC before renegotiation; the receiver drops it all.
+    await setSlotSilent(track._slot, silent);
     trackAdded(track);
   }
   function closeFreeSlots() {
@@ -995,12 +1014,12 @@
       needJoined("switch_p2p_to_bridge");
       await replaceMediaSession();
     },
-    async rewrite_ssrc({ from, to }) {
+    async rewrite_ssrc({ from, to, silent }) {
       needJoined("rewrite_ssrc");
       const track = firstAudio(need(from));
       const dst = need(to);
       if (dst._tracks.length) throw new Error(`participant ${to} already has an audio track`);
-      await moveSlot(track, dst);
+      await moveSlot(track, dst, { silent: !!silent });
     },
     async forward_loudest({ pids }) {
       needJoined("forward_loudest");
@@ -1038,6 +1057,32 @@
       // Breakout rooms live on their own MUC component; the conference's name is the room's id.
       await moveBot(name, { name: id, breakout: true, subject: name });
       return { conference: id };
+    },
+    async send_to_breakout({ participants: pids, name }) {
+      // A moderator sends people to a breakout room; the bot stays: they leave the bot's conference.
+      needJoined("send_to_breakout");
+      for (const pid of pids) {
+        const p = need(pid);
+        for (const t of [...p._tracks]) await moveSlot(t, null);
+        p._tracks = [];
+        removeVideo(p);
+        p._spec.room = name;
+        if (p._live) {
+          p._live = false;
+          delete cur().room.members[p.getJid()];
+          cur().room.emit("xmpp.muc_member_left", p.getJid());
+          fire(CONF.USER_LEFT, pid, p, undefined);
+        }
+      }
+      renderRoster();
+    },
+    async return_from_breakout({ participants: pids }) {
+      needJoined("return_from_breakout");
+      for (const pid of pids) {
+        const p = need(pid);
+        p._spec.room = st.room;
+        await goLive(p);
+      }
     },
     async return_to_main_room() {
       needJoined("return_to_main_room");
