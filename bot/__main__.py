@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_deliver(settings, args.dir))
     meeting_id = new_meeting_id(args.url)
     out_dir = args.out or settings.output.dir / meeting_id
+    if (out_dir / "meeting.json").exists():  # another meeting's recordings and report: never overwrite them
+        print(f"jitsi-bot: {out_dir} already holds a meeting (meeting.json); give another --out", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     with bind_meeting(meeting_id):
         return int(asyncio.run(_join(settings, args.url, out_dir, meeting_id)))
 

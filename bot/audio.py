@@ -39,13 +39,13 @@ class WavSpool:
     """Append-only 16 kHz mono int16 WAV writer with a header kept close to true.
 
     Args:
-        path: the file to create (its folder must exist).
+        path: the file to create (its folder must exist; FileExistsError if the file does).
         flush_every_s: how much audio to buffer before it is written and the header updated.
     """
 
     def __init__(self, path: Path, *, flush_every_s: float = 1.0) -> None:
         self.path = path
-        self._file: BinaryIO | None = path.open("wb")
+        self._file: BinaryIO | None = path.open("xb")  # never truncate a recording already there
         self._file.write(_header(0))
         self._pending: list[bytes] = []
         self._pending_bytes = 0

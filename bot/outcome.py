@@ -65,6 +65,22 @@ def new_meeting_id(url: str, now: datetime | None = None) -> str:
 
 
 def safe_url(url: str) -> str:
-    """The URL without query and fragment (a ``?jwt=`` is a credential): safe for logs and reports."""
+    """The URL without user info, query and fragment: safe for logs, reports and artifacts.
+
+    A ``?jwt=`` or a ``user:password@`` is a credential.
+    """
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+_URL = re.compile(r"\b(?:https?|wss?)://[^\s'\"<>]+", re.IGNORECASE)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it made safe (``safe_url``).
+
+    For error messages that quote a URL (Playwright's do) before they reach a log, ``meeting.json`` or the
+    terminal.
+    """
+    return _URL.sub(lambda m: safe_url(m.group(0)), text)

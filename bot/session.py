@@ -39,7 +39,7 @@ from bot.live import LiveTranscription
 from bot.meeting.browser import BrowserSession
 from bot.meeting.capture import capture_script
 from bot.meeting.jitsi import ConferenceStatus, JitsiPage, JoinError, meeting_url, origin_of
-from bot.outcome import EndReason, ExitCode, SessionResult, room_name, safe_url
+from bot.outcome import EndReason, ExitCode, SessionResult, redact_urls, room_name, safe_url
 from bot.pipeline import MeetingFacts
 from bot.report.model import Report
 from bot.roster import Roster as RosterTracker
@@ -264,7 +264,7 @@ class MeetingSession:
                     await browser.aclose()
         except Exception as exc:
             log.exception("session.crashed")
-            result = SessionResult(ExitCode.FAILED, EndReason.ERROR, f"{type(exc).__name__}: {exc}")
+            result = SessionResult(ExitCode.FAILED, EndReason.ERROR, redact_urls(f"{type(exc).__name__}: {exc}"))
         finally:
             self.recorder.close()
         if self.live is not None:
@@ -558,7 +558,7 @@ class MeetingSession:
             "join_s": self.join_s,
             "end_reason": result.reason.value,
             "exit_code": int(result.exit_code),
-            "message": result.message,
+            "message": redact_urls(result.message),
             "states": self.states,
             "rejoins": self.rejoins,
             "join_failure": result.join_failure,

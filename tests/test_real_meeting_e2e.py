@@ -340,3 +340,15 @@ async def test_a_breakout_room_closing_with_the_bot_inside_is_not_the_end(room: 
     assert not session.status.breakout
     await room.remove_participant("bob")
     assert (await _result(task)).reason is EndReason.ROOM_EMPTY
+
+
+async def test_a_very_long_display_name_is_clipped_not_dropped(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    # Issue 12, item 1 (the page side): one 600-character name once made the bridge refuse every roster.
+    session, task = await run_bot(room.url())
+    await _in_call(session)
+    await room.add_participant("lng", "L" * 600, tone_hz=500)
+    await room.add_participant("ann", "Ann", tone_hz=700)
+    await _until(lambda: _audio(session, "lng") > 1 and session.roster.humans_present() == 2)
+    await room.remove_participant("lng")
+    await room.remove_participant("ann")
+    assert (await _result(task)).reason is EndReason.ROOM_EMPTY

@@ -40,6 +40,7 @@ a client without it is refused with HTTP 403 before the upgrade.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -89,7 +90,7 @@ def decode_frame(data: bytes, max_bytes: int = 16384) -> AudioFrame:
         raise ProtocolError(f"unsupported frame version {version}")
     if (len(data) - HEADER_SIZE) % 2:
         raise ProtocolError("PCM payload has an odd number of bytes")
-    if capture_ms != capture_ms or capture_ms < 0:  # NaN or negative
+    if not math.isfinite(capture_ms) or capture_ms < 0:  # NaN, ±inf or negative
         raise ProtocolError("invalid capture timestamp")
     return AudioFrame(track=track, seq=seq, capture_ms=capture_ms, pcm=bytes(data[HEADER_SIZE:]))
 

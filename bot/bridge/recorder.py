@@ -9,6 +9,7 @@ dropped (and counted) when full, so a slow consumer can never stall capture.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import time
@@ -32,6 +33,10 @@ DISCONTINUITY_MS = 6.0
 # A frame whose capture time lies this far past the end of what was written starts after a gap
 # (a participant who left and came back, a track switch); the gap is filled with silence.
 GAP_TOLERANCE_SAMPLES = SAMPLE_RATE // 10
+# Capture times outside [origin - this, now + that] are a clock gone wrong, not audio from then.
+PAST_TOLERANCE_MS = 60_000.0
+FUTURE_TOLERANCE_MS = 5_000.0
+MAX_PARTICIPANTS = 1000  # files per meeting; more is not a meeting but a runaway page
 
 
 @dataclass(slots=True)
@@ -118,6 +123,8 @@ class MeetingRecorder:
         self.unknown_track_frames = 0
         self.latencies_ms: deque[float] = deque(maxlen=200_000)
         self.last_frame_at: float | None = None  # clock_ms of the last frame from any track
+        self.clamped_frames = 0  # frames whose capture time was impossible (see frame())
+        self.close_failures: list[str] = []  # files that could not be closed properly
         self._closed = False
 
     def track_started(self, conn: int, msg: TrackStarted) -> None:
@@ -129,9 +136,12 @@ class MeetingRecorder:
         self.tracks[key] = TrackStats(participant_id=msg.participant_id, track_id=msg.track_id)
         part = self.participants.get(msg.participant_id)
         if part is None:
+            if len(self.participants) >= MAX_PARTICIPANTS:
+                log.warning("recorder.too_many_participants", limit=MAX_PARTICIPANTS)
+                self.tracks[key].ended = True
+                return
             self.audio_dir.mkdir(parents=True, exist_ok=True)
-            path = self.audio_dir / safe_filename(msg.display_name, msg.participant_id)
-            part = ParticipantAudio(msg.participant_id, msg.display_name, path, WavSpool(path))
+            part = ParticipantAudio(msg.participant_id, msg.display_name, *self._new_spool(msg))
             self.participants[msg.participant_id] = part
             log.info("recorder.participant_file", participant_id=msg.participant_id)
             self._write_manifest()
@@ -140,6 +150,20 @@ class MeetingRecorder:
         part.active = key
         log.info("recorder.track_started", conn=conn, track=msg.track, participant_id=msg.participant_id,
                  p2p=msg.p2p)
+
+    def _new_spool(self, msg: TrackStarted) -> tuple[Path, WavSpool]:
+        """A new file for a participant, never overwriting one.
+
+        Ids that reduce to the same name (``ab.cd``, ``abcd``) or a file already there get a suffix.
+        """
+        base = safe_filename(msg.display_name, msg.participant_id)
+        for n in range(1, 1000):
+            path = self.audio_dir / (base if n == 1 else base.replace(".wav", f"-{n}.wav"))
+            try:
+                return path, WavSpool(path)
+            except FileExistsError:
+                continue
+        raise FileExistsError(f"no free file name for {base} in {self.audio_dir}")
 
     def track_ended(self, conn: int, track: int) -> None:
         """No more frames for this track index."""
@@ -171,6 +195,11 @@ class MeetingRecorder:
             self.unknown_track_frames += 1
             return
         self.last_frame_at = now
+        if not self.origin_ms - PAST_TOLERANCE_MS <= frame.capture_ms <= now + FUTURE_TOLERANCE_MS:
+            # A capture clock gone wrong: the audio is kept, placed where it arrived, never minutes (or a year)
+            # of silence written ahead of it.
+            self.clamped_frames += 1
+            frame = dataclasses.replace(frame, capture_ms=min(max(frame.capture_ms, self.origin_ms), now))
         end_ms = frame.capture_ms + frame.samples * 1000 / SAMPLE_RATE
         if frame.seq > stats.next_seq:
             stats.gaps += frame.seq - stats.next_seq
@@ -218,13 +247,24 @@ class MeetingRecorder:
         return sum(1 for s in self.tracks.values() if not s.ended)
 
     def close(self) -> None:
-        """Close every spool (fixing up WAV headers) and write the manifest; safe to call twice."""
+        """Close every spool (fixing up WAV headers) and write the manifest; safe to call twice.
+
+        A spool that cannot be closed (a full disk) does not keep the others open: each is closed on its own,
+        and the ones that failed are listed in ``close_failures``.
+        """
         if self._closed:
             return
         self._closed = True
         for part in self.participants.values():
-            part.spool.close()
-        self._write_manifest()
+            try:
+                part.spool.close()
+            except OSError as exc:
+                self.close_failures.append(part.file.name)
+                log.error("recorder.close_failed", participant_id=part.participant_id, error=str(exc)[:200])
+        try:
+            self._write_manifest()
+        except OSError as exc:
+            log.error("recorder.manifest_failed", error=str(exc)[:200])
 
     def summary(self) -> dict[str, float]:
         """Totals for logs and benchmarks: samples, expected samples, gaps, late frames, drops."""

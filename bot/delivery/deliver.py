@@ -57,7 +57,8 @@ def _attachments(meeting_dir: Path, cap: int) -> tuple[list[Attachment], list[st
 
 def _public_target(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/…"  # paths and queries of webhook URLs often hold tokens
+    host = parts.netloc.rpartition("@")[2]  # never user:password@
+    return f"{parts.scheme}://{host}/…"  # paths and queries of webhook URLs often hold tokens
 
 
 def enqueue(report: Report, meeting_dir: Path, settings: Settings, added: list[str] | None = None) -> Outbox:
@@ -122,6 +123,9 @@ async def deliver_pending(outbox: Outbox, settings: Settings) -> list[OutboxItem
                 outbox.failed(item, str(exc))
                 log.warning("delivery.failed", kind=item.kind, item=item.id, retryable=exc.retryable,
                             error=str(exc))
+            except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged item: the others still go
+                outbox.failed(item, f"unreadable outbox item: {type(exc).__name__}: {str(exc)[:200]}")
+                log.error("delivery.bad_item", kind=item.kind, item=item.id, error=type(exc).__name__)
     finally:
         if sender is not None:
             await sender.aclose()

@@ -121,7 +121,15 @@ async def send_message(message: EmailMessage | bytes, sender: str, to: list[str]
         raise DeliveryError(f"all recipients refused: {_codes(exc.recipients)}", retryable=False) from None
     except aiosmtplib.SMTPResponseException as exc:
         raise DeliveryError(f"SMTP {exc.code}: {exc.message[:200]}", retryable=exc.code < 500) from None
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+    except aiosmtplib.SMTPException as exc:
+        if settings.security == "starttls" and "STARTTLS" in str(exc).upper():
+            # The server answered but offers no STARTTLS: retrying never helps, the setting is wrong.
+            raise DeliveryError(f"the SMTP server {settings.host}:{settings.port} does not offer STARTTLS: set "
+                                "smtp.security (BOT_SMTP__SECURITY) to \"tls\" or, on a trusted network, \"none\"",
+                                retryable=False) from None
+        raise DeliveryError(f"could not reach the SMTP server {settings.host}:{settings.port}: "
+                            f"{type(exc).__name__}: {str(exc)[:200]}", retryable=True) from None
+    except (OSError, TimeoutError) as exc:
         raise DeliveryError(f"could not reach the SMTP server {settings.host}:{settings.port}: "
                             f"{type(exc).__name__}: {str(exc)[:200]}", retryable=True) from None
     if errors:

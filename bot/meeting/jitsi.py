@@ -22,6 +22,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from bot.config import MeetingSettings
+from bot.outcome import redact_urls
 
 log = structlog.get_logger(__name__)
 
@@ -340,4 +341,5 @@ def _raise_for(error: str) -> None:
 
 
 def _short(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    # Playwright quotes the whole URL (a ?jwt= included) in its errors.
+    return redact_urls(str(exc).splitlines()[0])[:300] if str(exc) else type(exc).__name__
