@@ -58,7 +58,7 @@ class LiveTranscription:
             return await finish_meeting(facts, self.transcriber, out_dir, audio)
         except Exception as exc:
             log.exception("live.report_failed")
-            facts.errors.append(f"report failed: {type(exc).__name__}")
+            facts.errors.append(f"report failed: {type(exc).__name__}: {str(exc)[:300]}")
             return None
         finally:
             await self.transcriber.backend.aclose()

@@ -116,6 +116,8 @@ class MeetingSession:
         self._chat_last: dict[str, float] = {}  # participant id -> when their last command was taken
         self.elsewhere = 0  # people in the main room's breakout rooms
         self._conns: set[int] = set()  # bridge connections seen (one per page load)
+        self._latest_conn = 0
+        self._closing = False
         self._stop_reason: SessionResult | None = None
 
     def request_stop(self) -> None:
@@ -132,6 +134,10 @@ class MeetingSession:
 
     def _on_control(self, conn: int, msg: ControlMessage) -> None:
         now = self._clock() - self._t0
+        if conn < self._latest_conn and isinstance(msg, (Conference, Roster, Chat, DominantSpeaker)):
+            # A late word from a page the bot has left (a rejoin, a reload): it says nothing about now.
+            log.debug("session.stale_message", conn=conn, type=msg.type)
+            return
         if isinstance(msg, Roster):
             self.roster.update(msg.participants, now)
             self.elsewhere = msg.elsewhere
@@ -155,6 +161,7 @@ class MeetingSession:
                 # A new page (the app reloaded itself): in the conference only once the page says so.
                 self.status.joined = False
             self._conns.add(conn)
+            self._latest_conn = max(self._latest_conn, conn)
             self.worklet = msg.worklet
             log.info("page.capture_ready", conn=conn, worklet=msg.worklet, sample_rate=msg.sample_rate)
             if not msg.worklet:
@@ -248,7 +255,7 @@ class MeetingSession:
             self.live.start()
         bridge = BridgeServer(
             self.recorder, self._on_control, host=self._settings.bridge.host, port=self._settings.bridge.port,
-            max_frame_bytes=self._settings.bridge.max_frame_bytes, metrics=self._metrics,
+            max_frame_bytes=self._settings.bridge.max_frame_bytes, metrics=self._metrics, health=self._health,
         )
         result = SessionResult(ExitCode.FAILED, EndReason.ERROR, "ended unexpectedly")
         try:
@@ -261,6 +268,7 @@ class MeetingSession:
                 try:
                     result = await self._run_in_browser(browser, url)
                 finally:
+                    self._closing = True  # from here the page and the browser go away on purpose
                     await browser.aclose()
         except Exception as exc:
             log.exception("session.crashed")
@@ -268,10 +276,19 @@ class MeetingSession:
         finally:
             self.recorder.close()
         if self.live is not None:
-            await self._write_report(result)
+            try:
+                await self._write_report(result)
+            except Exception as exc:  # the recordings and meeting.json still stand; say why there is no report
+                log.exception("session.report_failed")
+                result = SessionResult(ExitCode.FAILED, EndReason.ERROR,
+                                       redact_urls(f"the report could not be built: {type(exc).__name__}: {exc}"))
         if self.report is not None:
             result = await self._deliver(result)
         return self._finish(result)
+
+    def _health(self) -> str | None:
+        """Why the bot is unhealthy (a container health check sees it), or None."""
+        return "browser_crashed" if self._crashed.is_set() else None
 
     def _metrics(self) -> list[Metric]:
         """Session figures for the bridge's /metrics."""
@@ -335,6 +352,8 @@ class MeetingSession:
             facts.errors.append(f"{result.reason.value}: {result.message}")
         audio = {pid: part.file for pid, part in self.recorder.participants.items()}
         self.report = await self.live.finish(facts, self.out_dir, audio)
+        if self.report is None:  # finish() logged it; the meeting must not pass for a success
+            raise RuntimeError(facts.errors[-1] if facts.errors else "no report")
 
     def _room_notes(self) -> list[str]:
         """Where the bot was, when it was not (only) in the meeting's main room."""
@@ -351,7 +370,10 @@ class MeetingSession:
 
     async def _run_in_browser(self, browser: BrowserSession, url: str) -> SessionResult:
         page = await browser.start()
-        page.on("crash", lambda _: self._crashed.set())
+        # The page's renderer crashing, the page closing, or the whole browser going away (killed, OOM).
+        page.on("crash", lambda _: self._browser_gone("page crashed"))
+        page.on("close", lambda _: self._browser_gone("page closed"))
+        browser.on_disconnected(lambda: self._browser_gone("browser disconnected"))
         jitsi = JitsiPage(page, self._settings.meeting, self.status, on_state=self._set_state)
         self._set_state("joining")
         log.info("session.joining", url=safe_url(url))
@@ -365,6 +387,12 @@ class MeetingSession:
         self._set_state("finalizing")
         await jitsi.leave()
         return result
+
+    def _browser_gone(self, what: str) -> None:
+        if not self._closing and not self._crashed.is_set():
+            log.error("session.browser_gone", what=what)
+            self._crashed.set()
+            self._stop.set()  # wake the loop now, not at its next tick
 
     async def _join(self, jitsi: JitsiPage, url: str) -> SessionResult | None:
         try:
@@ -387,10 +415,12 @@ class MeetingSession:
                 if not t.done():
                     t.cancel()
             await asyncio.gather(task, stop, return_exceptions=True)
+        if self._crashed.is_set():
+            return SessionResult(ExitCode.FAILED, EndReason.BROWSER_CRASHED, "the browser crashed or was closed")
         if task.done() and not task.cancelled():
             result: SessionResult | None = task.result()
             return result
-        return SessionResult(ExitCode.OK, EndReason.STOPPED, "stopped before joining")
+        return self._stop_reason or SessionResult(ExitCode.OK, EndReason.STOPPED, "stopped before joining")
 
     async def _in_call(self, jitsi: JitsiPage, url: str) -> SessionResult:
         m = self._settings.meeting
@@ -408,12 +438,12 @@ class MeetingSession:
             except TimeoutError:
                 pass
             now = self._clock()
+            if self._crashed.is_set():
+                return SessionResult(ExitCode.FAILED, EndReason.BROWSER_CRASHED, "the browser crashed or was closed")
             if self._stop.is_set():
                 if self._stop_reason is not None:  # /notes stop: answer before leaving
                     await self._flush_chat(jitsi)
                 return self._stop_reason or SessionResult(ExitCode.OK, EndReason.STOPPED, "stopped by signal")
-            if self._crashed.is_set():
-                return SessionResult(ExitCode.FAILED, EndReason.BROWSER_CRASHED, "the browser page crashed")
             if self.status.kicked:
                 return SessionResult(ExitCode.OK, EndReason.KICKED, "removed from the meeting")
             # A breakout room closing is destroyed too; the app takes everyone back to the main room.
@@ -468,7 +498,8 @@ class MeetingSession:
             epoch_ms = time.time() * 1000
             last = max(self.recorder.last_frame_at or 0.0, media_ok_at)
             reason = silent = None
-            if humans and self.recorder.active_tracks() and epoch_ms - last > m.media_timeout_s * 1000:
+            no_page = self.bridge is not None and self.bridge.connections == 0  # the page cannot even reach us
+            if humans and (self.recorder.active_tracks() or no_page) and epoch_ms - last > m.media_timeout_s * 1000:
                 reason = f"no audio for {m.media_timeout_s:g} s"
             elif self._silent_watch and (silent := self._silent_slot(now - self._t0)) is not None:
                 reason = f"a silent slot ({m.silent_slot_s:g} s without packets while its owner spoke)"
@@ -530,6 +561,9 @@ class MeetingSession:
         if result is None:
             self.status.joined = True
             self._set_state("in_call")
+        elif result.exit_code == ExitCode.COULD_NOT_JOIN:  # in the meeting before: a failure after joining
+            result = SessionResult(ExitCode.FAILED, EndReason.CONNECTION_LOST, f"could not rejoin: {result.message}",
+                                   join_failure=result.join_failure)
         return result
 
     def _finish(self, result: SessionResult) -> SessionResult:

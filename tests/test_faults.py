@@ -3,6 +3,7 @@ sockets, an SMTP server, the CLI); the items not yet closed are listed in README
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -10,18 +11,24 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiosmtpd.controller import Controller
 
 from bot.audio import read_wav
-from bot.bridge.protocol import ProtocolError, TrackStarted, decode_frame, encode_frame
+from bot.bridge.protocol import Conference, Hello, ProtocolError, Roster, TrackStarted, decode_frame, encode_frame
 from bot.bridge.recorder import MeetingRecorder
+from bot.bridge.server import BridgeServer
 from bot.config import load_settings
 from bot.delivery.deliver import deliver_pending, enqueue, outbox_for
-from bot.outcome import redact_urls, safe_url
+from bot.demo.room import FakeJitsiRoom, demo_settings
+from bot.outcome import EndReason, ExitCode, redact_urls, safe_url
+from bot.session import MeetingSession
+from tests.conftest import RunBot
 from tests.test_email import Inbox, make_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,3 +182,128 @@ async def test_item12_a_webhook_password_reaches_no_outbox_file(tmp_path: Path) 
     enqueue(make_report(), tmp_path, settings)
     meta = "".join(p.read_text() for p in (tmp_path / "outbox").rglob("meta.json"))
     assert "hunter2" not in meta and "k=v" not in meta and "hooks.example.org" in meta
+
+
+# ---- item 6: the browser going away is noticed at once
+
+def _kill_browsers() -> int:
+    import psutil
+
+    victims = [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name().lower()]
+    for p in victims:
+        p.kill()
+    return len(victims)
+
+
+@pytest.mark.e2e
+async def test_item6_a_killed_browser_ends_the_meeting_as_a_crash(room: FakeJitsiRoom, run_bot: RunBot,
+                                                                   tmp_path: Path) -> None:
+    session, task = await run_bot(room.url())
+    async with asyncio.timeout(30):
+        while session.state != "in_call":
+            await asyncio.sleep(0.1)
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    async with asyncio.timeout(30):
+        while not (session.recorder and session.recorder.captured_seconds().get("ann", 0) > 1):
+            await asyncio.sleep(0.1)
+    assert _kill_browsers() > 0
+    result = await asyncio.wait_for(task, 30)
+    assert (result.exit_code, result.reason) == (ExitCode.FAILED, EndReason.BROWSER_CRASHED)
+    doc = json.loads((tmp_path / "out" / "meeting.json").read_text())
+    assert doc["end_reason"] == "browser_crashed" and doc["exit_code"] == 1
+    assert read_wav(tmp_path / "out" / "audio" / "Ann-ann.wav").samples.shape[0] > 16000
+
+
+async def test_item6_health_turns_unhealthy(tmp_path: Path) -> None:
+    problem: list[str] = []
+    rec = MeetingRecorder(tmp_path / "audio")
+    bridge = BridgeServer(rec, lambda conn, msg: None, health=lambda: problem[0] if problem else None)
+    async with bridge, aiohttp.ClientSession() as http:
+        async with http.get(f"{bridge.base_url}/healthz") as resp:
+            assert resp.status == 200
+        problem.append("browser_crashed")
+        async with http.get(f"{bridge.base_url}/healthz") as resp:
+            assert resp.status == 503 and (await resp.json())["reason"] == "browser_crashed"
+
+
+# ---- item 9: a report that cannot be built is a failure, said in meeting.json
+
+class _NullStream:
+    async def push_audio(self, pcm: bytes, position_s: float | None = None) -> None:
+        return None
+
+    async def end_input(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    async def events(self) -> AsyncIterator[Any]:
+        return
+        yield
+
+
+class _BrokenBackend:
+    """A backend double whose state is lost by the end of the meeting (the report cannot be built)."""
+
+    name = "broken"
+
+    async def open_stream(self, participant: Any) -> _NullStream:
+        return _NullStream()
+
+    def recognition(self) -> Any:
+        raise RuntimeError("recognizer state lost")
+
+    async def recover(self, audio: Any) -> list[Any]:
+        return []
+
+    async def post_call(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.e2e
+async def test_item9_a_failed_report_exits_1_and_says_why(room: FakeJitsiRoom, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    session = MeetingSession(demo_settings(), room.url(), out, meeting_id="t", backend=_BrokenBackend())
+    task = asyncio.create_task(session.run())
+    await room.wait_event("bot_joined", timeout=30)
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    await asyncio.sleep(2)
+    await room.remove_participant("ann")
+    result = await asyncio.wait_for(task, 60)
+    assert result.exit_code == ExitCode.FAILED and "report could not be built" in result.message
+    doc = json.loads((out / "meeting.json").read_text())
+    assert doc["exit_code"] == 1 and "recognizer state lost" in doc["message"]
+
+
+# ---- item 14: rejoin races
+
+def test_item14_late_messages_from_a_page_already_left_are_ignored(tmp_path: Path) -> None:
+    session = MeetingSession(demo_settings(), "https://meet.example.org/Room", tmp_path, meeting_id="t")
+    session.join_s = 1.0
+    session.status.joined = True
+    session._on_control(2, Hello(type="hello", version=1))  # the rejoined page
+    session._on_control(2, Conference(type="conference", state="joined", room="Room"))
+    session._on_control(1, Conference(type="conference", state="left", room="Room"))  # the old page, late
+    session._on_control(1, Roster(type="roster", participants=[]))
+    assert session.status.joined and not session.status.left
+
+
+@pytest.mark.e2e
+async def test_item14_a_failed_rejoin_is_a_failure_after_joining(room: FakeJitsiRoom, run_bot: RunBot) -> None:
+    # Admitted from the lobby once; the media watchdog rejoins and nobody admits the bot again.
+    session, task = await run_bot(room.url(lobby="manual"), lobby_timeout_s=2, media_timeout_s=2)
+    await room.wait_event("knocked", timeout=30)
+    await room.admit_bot()
+    async with asyncio.timeout(30):
+        while session.state != "in_call":
+            await asyncio.sleep(0.1)
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    await asyncio.sleep(1)
+    await room.stall_audio()
+    result = await asyncio.wait_for(task, 60)
+    assert (result.exit_code, result.reason) == (ExitCode.FAILED, EndReason.CONNECTION_LOST)
+    assert result.join_failure == "lobby_timeout" and session.rejoins == 1

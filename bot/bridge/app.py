@@ -46,6 +46,7 @@ class BridgeState:
     on_control: ControlHandler
     max_frame_bytes: int
     metrics: MetricsSource | None = None
+    health: Callable[[], str | None] | None = None  # a reason when the bot is not healthy
     counters: BridgeCounters = field(default_factory=BridgeCounters)
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
     conn_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -61,6 +62,7 @@ def create_app(
     token: str | None = None,
     max_frame_bytes: int = 16384,
     metrics: MetricsSource | None = None,
+    health: Callable[[], str | None] | None = None,
 ) -> web.Application:
     """Build the bridge application.
 
@@ -70,6 +72,7 @@ def create_app(
         token: the secret a page must present as ``?token=``; random when omitted.
         max_frame_bytes: larger WebSocket messages close the connection (1009) per aiohttp.
         metrics: the session's figures for ``/metrics`` (the bridge adds its own).
+        health: returns why the bot is unhealthy (``/healthz`` then answers 503), or None.
     """
     app = web.Application()
     app[STATE] = BridgeState(
@@ -78,6 +81,7 @@ def create_app(
         on_control=on_control,
         max_frame_bytes=max_frame_bytes,
         metrics=metrics,
+        health=health,
     )
     app.router.add_get("/audio", _audio)
     app.router.add_get("/healthz", _healthz)
@@ -88,6 +92,10 @@ def create_app(
 
 async def _healthz(request: web.Request) -> web.Response:
     state = request.app[STATE]
+    problem = state.health() if state.health is not None else None
+    if problem:
+        return web.json_response({"status": "unhealthy", "reason": problem, "connections": len(state.sockets)},
+                                 status=503)
     return web.json_response({"status": "ok", "connections": len(state.sockets)})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from types import TracebackType
 
 from aiohttp import web
@@ -33,10 +34,11 @@ class BridgeServer:
         port: int = 0,
         max_frame_bytes: int = 16384,
         metrics: MetricsSource | None = None,
+        health: Callable[[], str | None] | None = None,
     ) -> None:
         self._token = secrets.token_urlsafe(24)
         self._app = create_app(recorder, on_control, token=self._token, max_frame_bytes=max_frame_bytes,
-                               metrics=metrics)
+                               metrics=metrics, health=health)
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -46,6 +48,11 @@ class BridgeServer:
     def counters(self) -> BridgeCounters:
         """Refused clients and messages."""
         return self._app[STATE].counters
+
+    @property
+    def connections(self) -> int:
+        """Page sockets open now."""
+        return len(self._app[STATE].sockets)
 
     @property
     def audio_url(self) -> str:

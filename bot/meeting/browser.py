@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -68,6 +69,11 @@ class BrowserSession:
             log.warning("browser.permission_not_granted", permission="local-network-access", error=str(exc))
         await self.context.add_init_script(script=self._init_script)
         return await self.context.new_page()
+
+    def on_disconnected(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the browser process goes away (crashed, killed, closed)."""
+        if self._browser is not None:
+            self._browser.on("disconnected", lambda _: callback())
 
     async def aclose(self) -> None:
         """Close the browser and the driver; safe to call twice."""
