@@ -115,8 +115,7 @@ class MeetingSession:
         self._chat_out: list[tuple[str | None, str]] = []  # (private recipient or None, text)
         self._chat_last: dict[str, float] = {}  # participant id -> when their last command was taken
         self.elsewhere = 0  # people in the main room's breakout rooms
-        self._conns: set[int] = set()  # bridge connections seen (one per page load)
-        self._latest_conn = 0
+        self._latest_conn = 0  # the newest bridge connection (one per page load; numbers only grow)
         self._closing = False
         self._stop_reason: SessionResult | None = None
 
@@ -157,10 +156,9 @@ class MeetingSession:
         elif isinstance(msg, Chat):
             self._on_chat(msg)
         elif isinstance(msg, Hello):
-            if self.join_s is not None and conn not in self._conns:
+            if self.join_s is not None and conn > self._latest_conn:
                 # A new page (the app reloaded itself): in the conference only once the page says so.
                 self.status.joined = False
-            self._conns.add(conn)
             self._latest_conn = max(self._latest_conn, conn)
             self.worklet = msg.worklet
             log.info("page.capture_ready", conn=conn, worklet=msg.worklet, sample_rate=msg.sample_rate)

@@ -10,7 +10,6 @@ import os
 import struct
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -165,12 +164,10 @@ def test_item12_a_jwt_in_an_unreachable_meeting_url_reaches_no_artifact(tmp_path
                                                                         unused_tcp_port: int) -> None:
     out = tmp_path / "m"
     url = f"http://127.0.0.1:{unused_tcp_port}/Room?jwt=SECRET-JWT-VALUE"
-    started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "bot", "join", url, "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120,
                           env={**os.environ, "BOT_MEETING__PAGE_LOAD_TIMEOUT_S": "5"})
     assert proc.returncode == 3, proc.stderr[-2000:]
-    assert time.monotonic() - started < 100
     written = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
     assert "SECRET-JWT-VALUE" not in proc.stdout + proc.stderr + written
     assert json.loads((out / "meeting.json").read_text())["join_failure"] == "page_load_failed"

@@ -45,16 +45,20 @@ async def _result(task: asyncio.Task[SessionResult], timeout: float = 60) -> Ses
     return await asyncio.wait_for(task, timeout)
 
 
-async def test_a_silent_slot_is_noticed_and_recovered(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
-    session, task = await run_bot(room.url(), silent_slot_s=3)
+async def _silent_handover(room: FakeJitsiRoom, session: MeetingSession) -> None:
+    """Ann talks; the bridge hands her slot to Eve, who speaks, and the receiver drops every rewritten packet:
+    the track stays live, bound and unmuted, and frames of zeros keep coming."""
     await _in_call(session)
     await room.add_participant("ann", "Ann", tone_hz=500)
     await room.add_participant("eve", "Eve", tone_hz=600, audio=False)
     await _until(lambda: _audio(session, "ann") > 1)
-    # The bridge hands Ann's slot to Eve, who speaks, and the receiver drops every rewritten packet: the
-    # track stays live, bound and unmuted; frames of zeros keep coming.
     await room.rewrite_ssrc("ann", "eve", silent=True)
     await room.set_dominant_speaker("eve")
+
+
+async def test_a_silent_slot_is_noticed_and_recovered(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
+    session, task = await run_bot(room.url(), silent_slot_s=3)
+    await _silent_handover(room, session)
     await _until(lambda: session.rejoins == 1, 30)
     before = _audio(session, "eve")
     await _in_call(session)
@@ -87,12 +91,7 @@ async def test_a_speaker_who_pauses_is_not_a_silent_slot(room: FakeJitsiRoom, ru
 
 async def test_a_silent_slot_never_ends_the_meeting(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
     session, task = await run_bot(room.url(), silent_slot_s=2, max_rejoins=0)
-    await _in_call(session)
-    await room.add_participant("ann", "Ann", tone_hz=500)
-    await room.add_participant("eve", "Eve", tone_hz=600, audio=False)
-    await _until(lambda: _audio(session, "ann") > 1)
-    await room.rewrite_ssrc("ann", "eve", silent=True)
-    await room.set_dominant_speaker("eve")
+    await _silent_handover(room, session)
     await asyncio.sleep(6)
     assert not task.done() and session.rejoins == 0
     await room.remove_participant("eve")

@@ -642,6 +642,13 @@
     announce(p);
     if (audio && isCurrent(p) && !p._tracks.length) await addTrack(p);
   }
+  /** The MUC reports p gone from conference `conf`: presence, then USER_LEFT. */
+  function memberLeft(p, conf) {
+    p._live = false;
+    delete conf.room.members[p.getJid()];
+    conf.room.emit("xmpp.muc_member_left", p.getJid());
+    conf._emitter.emit(CONF.USER_LEFT, p.getId(), p, undefined);
+  }
   function dropMedia(p) {
     stopSource(p);
     for (const t of p._tracks) { unrenderAudio(t); closeSlot(t._slot); }
@@ -671,12 +678,7 @@
       removeVideo(p);
     }
     closeFreeSlots();
-    for (const p of members) {
-      delete conf.room.members[p.getJid()];
-      conf.room.emit("xmpp.muc_member_left", p.getJid());
-      p._live = false;
-      fire(CONF.USER_LEFT, p.getId(), p, undefined);
-    }
+    for (const p of members) memberLeft(p, conf);
     setJoined(false);
     renderRoster();
     fire(CONF.CONFERENCE_LEFT);
@@ -958,10 +960,7 @@
       stopSource(p);
       participants.delete(pid);
       if (p._live) {
-        p._live = false;
-        delete cur().room.members[p.getJid()];
-        cur().room.emit("xmpp.muc_member_left", p.getJid());
-        fire(CONF.USER_LEFT, pid, p, undefined);
+        memberLeft(p, cur());
         renderRoster();
       }
     },
@@ -1067,12 +1066,7 @@
         p._tracks = [];
         removeVideo(p);
         p._spec.room = name;
-        if (p._live) {
-          p._live = false;
-          delete cur().room.members[p.getJid()];
-          cur().room.emit("xmpp.muc_member_left", p.getJid());
-          fire(CONF.USER_LEFT, pid, p, undefined);
-        }
+        if (p._live) memberLeft(p, cur());
       }
       renderRoster();
     },
