@@ -112,7 +112,9 @@ class BridgeSettings(_Section):
 
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
-    max_frame_bytes: int = Field(16384, ge=1024, description="Larger messages are refused.")
+    max_frame_bytes: int = Field(16384, ge=1024, description="Larger audio frames are refused.")
+    # A 1,000-person roster with 500-character names is ~2 MB of JSON at worst (4-byte characters).
+    max_text_bytes: int = Field(4 << 20, ge=65536, description="Larger text messages close the socket.")
     queue_frames: int = Field(3000, ge=10, description="Frames buffered for the backend before dropping.")
     chunk_ms: int = Field(20, ge=10, le=40, description="Audio frame length sent by the page.")
 

@@ -253,7 +253,8 @@ class MeetingSession:
             self.live.start()
         bridge = BridgeServer(
             self.recorder, self._on_control, host=self._settings.bridge.host, port=self._settings.bridge.port,
-            max_frame_bytes=self._settings.bridge.max_frame_bytes, metrics=self._metrics, health=self._health,
+            max_frame_bytes=self._settings.bridge.max_frame_bytes,
+            max_text_bytes=self._settings.bridge.max_text_bytes, metrics=self._metrics, health=self._health,
         )
         result = SessionResult(ExitCode.FAILED, EndReason.ERROR, "ended unexpectedly")
         try:

@@ -83,14 +83,26 @@ async def test_malformed_frames_are_refused_and_counted(client, recorder) -> Non
     assert recorder.tracks[(1, 0)].samples == 320
 
 
-async def test_oversized_message_closes_the_socket(client, recorder) -> None:  # type: ignore[no-untyped-def]
+async def test_oversized_frame_is_refused_alone(client, recorder) -> None:  # type: ignore[no-untyped-def]
     ws = await client.ws_connect(f"/audio?token={TOKEN}")
     await ws.send_str(_track(0, "aa11"))
-    await ws.send_bytes(encode_frame(0, 0, ORIGIN_MS, _pcm(5, n=4000)))
+    await ws.send_bytes(encode_frame(0, 0, ORIGIN_MS, _pcm(5, n=4000)))  # 8 KB > max_frame_bytes
+    await ws.send_bytes(encode_frame(0, 1, ORIGIN_MS + 20, _pcm(5)))
+    await ws.close()
+    assert client.server.app[STATE].counters.malformed_frames == 1
+    assert recorder.tracks[(1, 0)].samples == 320
+
+
+async def test_oversized_text_closes_the_socket(aiohttp_client, recorder) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(recorder, lambda conn, msg: None, token=TOKEN, max_text_bytes=65536)
+    client = await aiohttp_client(app)
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(_track(0, "aa11"))
+    await ws.send_str(json.dumps({"type": "page_error", "message": "x" * 70000}))
     msg = await ws.receive()
     assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
-    assert recorder.tracks[(1, 0)].samples == 0 and recorder.tracks[(1, 0)].ended
+    assert recorder.tracks[(1, 0)].ended
 
 
 async def test_gaps_late_frames_and_unknown_tracks(client, recorder) -> None:  # type: ignore[no-untyped-def]

@@ -38,6 +38,58 @@ def _track(pid: str, name: str = "Ann", index: int = 0) -> TrackStarted:
     return TrackStarted(type="track", track=index, track_id=f"t-{pid}", participant_id=pid, display_name=name)
 
 
+# ---- item 1: one long field or a big roster costs nothing
+
+async def _bridge_session(tmp_path: Path, received: list[Any]) -> tuple[MeetingRecorder, BridgeServer]:
+    rec = MeetingRecorder(tmp_path / "audio", origin_ms=1_000_000.0)
+    return rec, BridgeServer(rec, lambda conn, msg: received.append(msg))
+
+
+async def test_item1_a_600_character_name_keeps_its_owner_recorded_and_the_roster_moving(tmp_path: Path) -> None:
+    received: list[Any] = []
+    rec, bridge = await _bridge_session(tmp_path, received)
+    long_name = "Ann " + "x" * 600
+    async with bridge, aiohttp.ClientSession() as http, http.ws_connect(bridge.audio_url) as ws:
+        await ws.send_str(json.dumps({"type": "track", "track": 0, "track_id": "t" * 300,
+                                      "participant_id": "ann", "display_name": long_name}))
+        await ws.send_str(json.dumps({"type": "roster", "participants": [
+            {"id": "ann", "name": long_name}, {"id": "ben", "name": "Ben"}]}))
+        await ws.send_bytes(encode_frame(0, 0, 1_000_000.0, PCM))
+    rec.close()
+    assert rec.captured_seconds() == {"ann": 0.02}
+    roster = [m for m in received if isinstance(m, Roster)]
+    assert [(p.id, p.name) for p in roster[0].participants] == [("ann", long_name[:512]), ("ben", "Ben")]
+    assert bridge.counters.malformed_control == 0
+
+
+async def test_item1_a_malformed_roster_entry_leaves_out_only_itself(tmp_path: Path) -> None:
+    received: list[Any] = []
+    _rec, bridge = await _bridge_session(tmp_path, received)
+    async with bridge, aiohttp.ClientSession() as http, http.ws_connect(bridge.audio_url) as ws:
+        await ws.send_str(json.dumps({"type": "roster", "participants": [
+            {"id": "", "name": "no id"}, {"name": "nobody"}, {"id": "ben", "name": "Ben"}, 7]}))
+    roster = [m for m in received if isinstance(m, Roster)]
+    assert [p.id for p in roster[0].participants] == ["ben"]
+
+
+async def test_item1_a_1000_person_roster_fits_one_message(tmp_path: Path) -> None:
+    received: list[Any] = []
+    rec, bridge = await _bridge_session(tmp_path, received)
+    # The worst the page sends: 500-character names (it clips there) of 4-byte characters, ~2 MB of JSON.
+    people = [{"id": f"p{i:04d}", "name": "\U0001d504" * 500, "moderator": i == 0} for i in range(1000)]
+    text = json.dumps({"type": "roster", "participants": people}, ensure_ascii=False)
+    assert len(text.encode()) > 2_000_000
+    async with bridge, aiohttp.ClientSession() as http, http.ws_connect(bridge.audio_url) as ws:
+        await ws.send_str(text)
+        await ws.send_str(json.dumps({"type": "track", "track": 0, "track_id": "t", "participant_id": "p0001"}))
+        await ws.send_bytes(encode_frame(0, 0, 1_000_000.0, PCM))  # the socket is still open
+    rec.close()
+    roster = [m for m in received if isinstance(m, Roster)]
+    assert len(roster) == 1 and len(roster[0].participants) == 1000
+    assert rec.captured_seconds() == {"p0001": 0.02}
+    assert bridge.counters.connections == 1  # one connection all along: never closed and reopened
+
+
 # ---- item 2: impossible capture times
 
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, -1.0])

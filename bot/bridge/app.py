@@ -45,6 +45,7 @@ class BridgeState:
     recorder: MeetingRecorder
     on_control: ControlHandler
     max_frame_bytes: int
+    max_text_bytes: int
     metrics: MetricsSource | None = None
     health: Callable[[], str | None] | None = None  # a reason when the bot is not healthy
     counters: BridgeCounters = field(default_factory=BridgeCounters)
@@ -61,6 +62,7 @@ def create_app(
     *,
     token: str | None = None,
     max_frame_bytes: int = 16384,
+    max_text_bytes: int = 4 << 20,
     metrics: MetricsSource | None = None,
     health: Callable[[], str | None] | None = None,
 ) -> web.Application:
@@ -70,7 +72,8 @@ def create_app(
         recorder: receives track messages and audio frames.
         on_control: called with (connection number, message) for every valid control message.
         token: the secret a page must present as ``?token=``; random when omitted.
-        max_frame_bytes: larger WebSocket messages close the connection (1009) per aiohttp.
+        max_frame_bytes: larger audio frames are refused (each on its own).
+        max_text_bytes: larger text messages close the connection (1009) per aiohttp; a roster must fit.
         metrics: the session's figures for ``/metrics`` (the bridge adds its own).
         health: returns why the bot is unhealthy (``/healthz`` then answers 503), or None.
     """
@@ -80,6 +83,7 @@ def create_app(
         recorder=recorder,
         on_control=on_control,
         max_frame_bytes=max_frame_bytes,
+        max_text_bytes=max_text_bytes,
         metrics=metrics,
         health=health,
     )
@@ -135,7 +139,7 @@ async def _audio(request: web.Request) -> web.StreamResponse:
         state.counters.refused_clients += 1
         log.warning("bridge.client_refused", reason="bad or missing token", remote=request.remote)
         raise web.HTTPForbidden(text="token required")
-    ws = web.WebSocketResponse(max_msg_size=state.max_frame_bytes, heartbeat=15.0)
+    ws = web.WebSocketResponse(max_msg_size=max(state.max_frame_bytes, state.max_text_bytes), heartbeat=15.0)
     await ws.prepare(request)
     conn = next(state.conn_ids)
     state.sockets.add(ws)

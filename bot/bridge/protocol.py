@@ -16,9 +16,10 @@ a client without it is refused with HTTP 403 before the upgrade.
 **Text messages** are JSON objects with a ``type``:
 
 - ``hello`` {version, sample_rate, worklet: bool}: first message after connecting.
-- ``track`` {track, track_id, participant_id, display_name, source_name, p2p}: track index ``track`` now
-  carries that participant's audio. A MediaStreamTrack that changes owner (SSRC rewriting) or comes back
-  gets a new index, so an index always means one owner.
+- ``track`` {track, track_id, participant_id, display_name, source_name, p2p, seq?}: track index ``track`` now
+  carries that participant's audio; ``seq`` (default 0) is the sequence number of the first frame that follows
+  (after a reconnect the page announces its live tracks again and goes on counting). A MediaStreamTrack that
+  changes owner (SSRC rewriting) or comes back gets a new index, so an index always means one owner.
 - ``track_ended`` {track}: no more frames for that index.
 - ``roster`` {participants: [{id, name, hidden, bot, phone, moderator}], elsewhere}: everyone else in the
   room, sent on every change while joined; ``elsewhere`` counts people in the main room's breakout rooms.
@@ -34,6 +35,9 @@ a client without it is refused with HTTP 403 before the upgrade.
 - ``chat`` {participant_id, name, text, moderator, private}: a chat message from someone else.
 - ``page_error`` {message}: the capture script hit an error (logged, never fatal).
 
+Text fields are clipped to their limits (ids 256, names 512 characters), never refused; a roster entry that is
+not well formed is left out, not the roster.
+
 ``encode_frame``/``decode_frame`` and ``parse_control`` are pure; malformed input raises ``ProtocolError``.
 """
 
@@ -43,9 +47,9 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 VERSION = 1
 SAMPLE_RATE = 16_000
@@ -95,6 +99,17 @@ def decode_frame(data: bytes, max_bytes: int = 16384) -> AudioFrame:
     return AudioFrame(track=track, seq=seq, capture_ms=capture_ms, pcm=bytes(data[HEADER_SIZE:]))
 
 
+def _clipper(limit: int) -> BeforeValidator:
+    return BeforeValidator(lambda v: v[:limit] if isinstance(v, str) else v)
+
+
+# Text fields are clipped, never refused: one 600-character display name must not cost its owner's audio or
+# freeze the roster. The limits bound what one message can make the bot keep.
+Id = Annotated[str, _clipper(256), Field(min_length=1)]
+Name = Annotated[str, _clipper(512)]
+Short = Annotated[str, _clipper(256)]
+
+
 class _Msg(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -113,11 +128,12 @@ class TrackStarted(_Msg):
 
     type: Literal["track"]
     track: int = Field(ge=0, le=0xFFFF)
-    track_id: str = Field(max_length=256)
-    participant_id: str = Field(min_length=1, max_length=256)
-    display_name: str = Field("", max_length=512)
-    source_name: str = Field("", max_length=256)
+    track_id: Short
+    participant_id: Id
+    display_name: Name = ""
+    source_name: Short = ""
     p2p: bool = False
+    seq: int = Field(0, ge=0, le=0xFFFFFFFF)  # the sequence number of the first frame that follows
 
 
 class TrackEnded(_Msg):
@@ -130,19 +146,37 @@ class TrackEnded(_Msg):
 class RosterEntry(_Msg):
     """One other participant as the page sees them."""
 
-    id: str = Field(min_length=1, max_length=256)
-    name: str = Field("", max_length=512)
+    id: Id
+    name: Name = ""
     hidden: bool = False
     bot: bool = False
     phone: bool = False
     moderator: bool = False
 
 
+MAX_ROSTER = 5000  # entries kept from one roster; a bigger one is a runaway page, not a meeting
+
+
+def _entries(value: Any, limit: int) -> Any:
+    """The roster entries that are well formed (at most ``limit``): one bad entry does not cost the roster."""
+    if not isinstance(value, list):
+        return value
+    kept = []
+    for raw in value:
+        try:
+            kept.append(RosterEntry.model_validate(raw))
+        except ValidationError:
+            continue
+        if len(kept) == limit:
+            break
+    return kept
+
+
 class Roster(_Msg):
     """Everyone else in the room."""
 
     type: Literal["roster"]
-    participants: list[RosterEntry] = Field(max_length=2000)
+    participants: Annotated[list[RosterEntry], BeforeValidator(lambda v: _entries(v, MAX_ROSTER))]
     elsewhere: int = Field(0, ge=0)  # people in the main room's breakout rooms
 
 
@@ -150,7 +184,7 @@ class DominantSpeaker(_Msg):
     """The conference's dominant speaker changed."""
 
     type: Literal["dominant_speaker"]
-    participant_id: str = Field(max_length=256)
+    participant_id: Short
 
 
 class Conference(_Msg):
@@ -158,9 +192,9 @@ class Conference(_Msg):
 
     type: Literal["conference"]
     state: Literal["joined", "left", "failed", "kicked"]
-    error: str | None = Field(None, max_length=512)
-    room: str = Field("", max_length=512)
-    title: str = Field("", max_length=512)
+    error: Name | None = None
+    room: Name = ""
+    title: Name = ""
     breakout: bool = False
     visitor: bool = False
     waiting_for_host: bool = False
@@ -178,16 +212,16 @@ class TrackStatsReport(_Msg):
     """Packets received so far per announced track (the silent-slot watchdog reads it)."""
 
     type: Literal["track_stats"]
-    tracks: list[TrackCounters] = Field(max_length=2000)
+    tracks: list[TrackCounters] = Field(max_length=MAX_ROSTER)
 
 
 class Chat(_Msg):
     """A chat message someone else sent (group or private)."""
 
     type: Literal["chat"]
-    participant_id: str = Field(max_length=256)
-    name: str = Field("", max_length=512)
-    text: str = Field(max_length=4000)
+    participant_id: Short
+    name: Name = ""
+    text: Annotated[str, _clipper(4000)]
     moderator: bool = False
     private: bool = False
 
@@ -196,7 +230,7 @@ class PageError(_Msg):
     """The capture script reported an error."""
 
     type: Literal["page_error"]
-    message: str = Field("", max_length=2000)
+    message: Annotated[str, _clipper(2000)] = ""
 
 
 ControlMessage = Annotated[

@@ -133,7 +133,8 @@ class MeetingRecorder:
         old = self.tracks.get(key)
         if old is not None and not old.ended:
             old.ended = True
-        self.tracks[key] = TrackStats(participant_id=msg.participant_id, track_id=msg.track_id)
+        # A page that reconnected announces its live tracks again and goes on counting from msg.seq.
+        self.tracks[key] = TrackStats(participant_id=msg.participant_id, track_id=msg.track_id, next_seq=msg.seq)
         part = self.participants.get(msg.participant_id)
         if part is None:
             if len(self.participants) >= MAX_PARTICIPANTS:

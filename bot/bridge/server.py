@@ -21,7 +21,8 @@ class BridgeServer:
         on_control: receives every control message.
         host: loopback address to bind.
         port: 0 for an ephemeral port.
-        max_frame_bytes: bound on one WebSocket message.
+        max_frame_bytes: bound on one audio frame.
+        max_text_bytes: bound on one text message (a roster must fit).
         metrics: extra figures for ``/metrics``.
     """
 
@@ -33,12 +34,13 @@ class BridgeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         max_frame_bytes: int = 16384,
+        max_text_bytes: int = 4 << 20,
         metrics: MetricsSource | None = None,
         health: Callable[[], str | None] | None = None,
     ) -> None:
         self._token = secrets.token_urlsafe(24)
         self._app = create_app(recorder, on_control, token=self._token, max_frame_bytes=max_frame_bytes,
-                               metrics=metrics, health=health)
+                               max_text_bytes=max_text_bytes, metrics=metrics, health=health)
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None

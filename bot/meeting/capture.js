@@ -18,7 +18,7 @@
     PRIVATE_MESSAGE: "conference.privateMessageReceived",
   };
   const STATS_MS = 2000;
-  const clip = (v, n = 500) => String(v == null ? "" : v).slice(0, n); // the bridge refuses longer fields
+  const clip = (v, n = 500) => String(v == null ? "" : v).slice(0, n); // keeps messages small (the bridge clips too)
   const NativeWebSocket = window.WebSocket;
   const NativeAudio = window.Audio;
 
