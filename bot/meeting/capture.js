@@ -26,10 +26,35 @@
   let ws = null;
   let retryMs = 250;
   const pendingText = [];
+  // Bindings (track index -> {taps, frames, ended}) the bridge must hear about after a reconnect: every live one,
+  // and an ended one while audio of it waits. Audio made while the socket is down waits here, 10 s per binding
+  // at most (the oldest goes first; the bridge counts what went as missing by sequence number).
+  const bindings = new Map();
+  const BACKLOG_FRAMES = Math.ceil(10000 / CFG.chunkMs);
+  const isOpen = () => !!ws && ws.readyState === 1;
   function send(obj) {
     const text = JSON.stringify(obj);
-    if (ws && ws.readyState === 1) ws.send(text);
+    if (isOpen()) ws.send(text);
     else if (pendingText.length < 200) pendingText.push(text);
+  }
+  function trackMessage(taps, seq) {
+    return { type: "track", track: taps.index, track_id: clip(taps.id, 250), participant_id: clip(taps.owner, 250),
+             display_name: clip(taps.name), source_name: clip(taps.sourceName, 250), p2p: taps.p2p, seq };
+  }
+  function resendBindings(sock) {
+    // A new connection starts a new index space on the bridge: announce the bindings again, from the first frame
+    // still held, then that audio; a binding that ended meanwhile is ended again.
+    for (const [index, b] of [...bindings]) {
+      // From the first frame not sent: frames dropped from a full backlog count as missing.
+      sock.send(JSON.stringify(trackMessage(b.taps, b.from === undefined ? b.taps.seq : b.from)));
+      for (const data of b.frames) sock.send(data);
+      b.frames = [];
+      b.from = undefined;
+      if (b.ended) {
+        sock.send(JSON.stringify({ type: "track_ended", track: index }));
+        bindings.delete(index);
+      }
+    }
   }
   function connect() {
     let sock;
@@ -45,8 +70,7 @@
       retryMs = 250;
       sock.send(JSON.stringify({ type: "hello", version: 1, sample_rate: RATE,
                                  worklet: !!(window.AudioWorkletNode && !workletFailed) }));
-      // A new connection starts a new index space on the bridge: announce the live bindings again.
-      for (const taps of tapsByTrack.values()) if (taps.active) announce(taps, true);
+      resendBindings(sock);
       while (pendingText.length) sock.send(pendingText.shift());
       sendRoster();
     };
@@ -150,7 +174,7 @@
   let nextIndex = 0;
   function onChunk(taps, ctxSeconds, pcm) {
     const seq = taps.seq++;
-    if (!taps.active || !ws || ws.readyState !== 1) return; // counted as a gap by the bridge
+    if (!taps.active) return;
     const frame = new Uint8Array(16 + pcm.byteLength);
     const head = new DataView(frame.buffer);
     head.setUint8(0, 1);
@@ -159,7 +183,12 @@
     head.setUint32(4, seq >>> 0, true);
     head.setFloat64(8, clockOffsetMs + ctxSeconds * 1000, true);
     frame.set(new Uint8Array(pcm), 16);
-    ws.send(frame.buffer);
+    if (isOpen()) { ws.send(frame.buffer); return; }
+    const b = bindings.get(taps.index);
+    if (!b) return;
+    if (b.from === undefined) b.from = seq;
+    b.frames.push(frame.buffer);
+    if (b.frames.length > BACKLOG_FRAMES) b.frames.shift();
   }
   async function buildTaps(taps) {
     const c = await audioContext();
@@ -202,10 +231,11 @@
       if (taps.element) taps.element.srcObject = null;
     } catch (e) { report(e); }
   }
-  function announce(taps, again) {
-    if (!again) { taps.index = nextIndex++ & 0xffff; taps.seq = 0; }
-    send({ type: "track", track: taps.index, track_id: clip(taps.id, 250), participant_id: clip(taps.owner, 250),
-           display_name: clip(taps.name), source_name: clip(taps.sourceName, 250), p2p: taps.p2p });
+  function announce(taps) {
+    taps.index = nextIndex++ & 0xffff;
+    taps.seq = 0;
+    bindings.set(taps.index, { taps, frames: [], from: undefined, ended: false });
+    if (isOpen()) ws.send(JSON.stringify(trackMessage(taps, 0))); // else: resendBindings() on reconnect
   }
   function isRemoteAudio(track) {
     try {
@@ -255,13 +285,19 @@
     clearTimeout(taps.idleTimer);
     Object.assign(taps, fields, { room });
     taps.active = true;
-    announce(taps, false);
+    announce(taps);
     markBinding(taps);
   }
   function end(taps) {
     if (!taps.active) return;
     taps.active = false;
-    send({ type: "track_ended", track: taps.index });
+    const b = bindings.get(taps.index);
+    if (isOpen() || !b || !b.frames.length) {
+      bindings.delete(taps.index);
+      if (isOpen()) ws.send(JSON.stringify({ type: "track_ended", track: taps.index }));
+      return; // else the bridge ended every track of the old connection already
+    }
+    b.ended = true; // its waiting audio goes first, then the end
   }
   function onTrackRemoved(track) {
     if (!isRemoteAudio(track)) return;
@@ -299,7 +335,7 @@
     }).catch(report);
   }
   async function pollStats() {
-    if (!ws || ws.readyState !== 1) return;
+    if (!isOpen()) return;
     const packets = await packetsByTrack();
     const tracks = [];
     for (const taps of tapsByTrack.values()) {
