@@ -76,6 +76,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return over
 
 
+BACKSTOP_S = 15.0  # past the stop deadline: writing the files is quick, waiting longer means a hang
+
+
 async def _join(settings: Settings, url: str, out_dir: Path, meeting_id: str) -> ExitCode:
     from bot.backends import create_backend
 
@@ -85,20 +88,20 @@ async def _join(settings: Settings, url: str, out_dir: Path, meeting_id: str) ->
         async with asyncio.timeout(None) as scope:
             task = asyncio.create_task(session.run(), name="session.run")
 
-            def _bound_shutdown() -> None:
-                # After a stop request, finalization gets shutdown_grace_s; then it is cut short.
-                scope.reschedule(loop.time() + settings.meeting.shutdown_grace_s)
-
             def _on_signal() -> None:
-                session.request_stop()
-                _bound_shutdown()
+                first = session.deadline.at is None
+                session.request_stop()  # the session keeps its own deadline (a second signal hurries it)
+                if first:  # a backstop for a hang the deadline cannot reach; never moved later
+                    scope.reschedule(loop.time() + settings.meeting.shutdown_grace_s + BACKSTOP_S)
 
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, _on_signal)
             result = await task
     except TimeoutError:
         structlog.get_logger(__name__).error("session.shutdown_timeout")
-        return ExitCode.FAILED
+        result = session.abandon()
+        print(f"jitsi-bot: {result.message}", file=sys.stderr)
+        return result.exit_code
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import structlog
 
+from bot.audio import SAMPLE_RATE
 from bot.backends.base import ConversationBackend, Participant
 from bot.bridge.recorder import ParticipantFrame
+from bot.deadline import StopDeadline
 from bot.pipeline import MeetingFacts, Transcriber, finish_meeting
 from bot.report.model import Report
 
@@ -45,17 +47,31 @@ class LiveTranscription:
             who = Participant(item.participant_id, item.display_name)
             await self.transcriber.push(who, item.pcm, item.position_s)
 
-    async def finish(self, facts: MeetingFacts, out_dir: Path, audio: dict[str, Path] | None = None) -> Report | None:
-        """Drain what capture delivered, finish the streams and write the report files."""
+    async def finish(self, facts: MeetingFacts, out_dir: Path, audio: dict[str, Path] | None = None, *,
+                     deadline: StopDeadline | None = None) -> Report | None:
+        """Drain what capture delivered, finish the streams and write the report files.
+
+        Waiting for transcription is capped by the backlog (``Transcriber.finish_cap_s``) and by ``deadline``;
+        the report is written from what was transcribed by then.
+        """
         self._stopping = True
         if self._task is not None:
             try:
-                await self._task
+                async with (deadline or StopDeadline()).bound():
+                    await self._task
+            except TimeoutError:
+                await self._cancel_feed()
+                queued = 0.0
+                while not self._frames.empty():
+                    queued += len(self._frames.get_nowait().pcm) / 2 / SAMPLE_RATE
+                facts.warnings.append(f"{queued:.1f} s of audio still queued when the bot was stopped were not "
+                                      "transcribed; the recording has them: jitsi-bot replay")
             except Exception:
                 log.exception("live.feed_failed")
                 facts.errors.append("live transcription failed; the transcript may be incomplete")
         try:
-            return await finish_meeting(facts, self.transcriber, out_dir, audio)
+            return await finish_meeting(facts, self.transcriber, out_dir, audio,
+                                        cap_s=self.transcriber.finish_cap_s(), deadline=deadline)
         except Exception as exc:
             log.exception("live.report_failed")
             facts.errors.append(f"report failed: {type(exc).__name__}: {str(exc)[:300]}")
@@ -63,10 +79,13 @@ class LiveTranscription:
         finally:
             await self.transcriber.backend.aclose()
 
-    async def aclose(self) -> None:
-        """Stop at once (used when the session is cut short)."""
+    async def _cancel_feed(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stop at once (used when the session is cut short)."""
+        await self._cancel_feed()
         await self.transcriber.aclose()
         await self.transcriber.backend.aclose()

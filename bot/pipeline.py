@@ -11,16 +11,33 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import structlog
 
 from bot.analysis import AnalysisInput, analyse
 from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, Participant, PostCall, segments_from
+from bot.deadline import StopDeadline
 from bot.report.files import write_report_files
 from bot.report.model import MeetingInfo, Report
 from bot.report.people import Person, Presence, aliases, people
 
 log = structlog.get_logger(__name__)
+
+
+# Finishing a live meeting may take this long, plus FINISH_PER_AUDIO_S per second of audio still waiting to be
+# transcribed: decoding at half real time is far slower than any machine that kept up during the meeting.
+FINISH_BASE_S = 30.0
+FINISH_PER_AUDIO_S = 2.0
+
+
+@runtime_checkable
+class HasBacklog(Protocol):
+    """A stream that can tell how much of its audio is not transcribed yet (the local backend's can)."""
+
+    @property
+    def pending_audio_s(self) -> float:
+        """Seconds of audio received and not yet transcribed."""
 
 
 @dataclass(slots=True)
@@ -29,16 +46,15 @@ class Transcriber:
 
     Args:
         backend: opens the streams.
-        end_timeout_s: how long ``finish`` waits for pending decodes.
     """
 
     backend: ConversationBackend
-    end_timeout_s: float = 120.0
     names: dict[str, str] = field(default_factory=dict)
     events: list[BackendEvent] = field(default_factory=list)
     _streams: dict[str, BackendStream] = field(default_factory=dict)
     _readers: list[asyncio.Task[None]] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     async def push(self, participant: Participant, pcm: bytes, position_s: float | None = None) -> None:
         """Send audio for a participant, opening their stream on first use."""
@@ -54,19 +70,28 @@ class Transcriber:
         async for event in stream.events():
             self.events.append(event)
 
-    async def finish(self, audio: dict[str, Path] | None = None) -> list[BackendEvent]:
-        """End every stream gracefully (bounded), recover failed ones, and return all events.
+    def backlog_s(self) -> dict[str, float]:
+        """Seconds of audio per participant not transcribed yet (streams that can tell)."""
+        return {pid: s.pending_audio_s for pid, s in self._streams.items() if isinstance(s, HasBacklog)}
 
+    def finish_cap_s(self) -> float:
+        """How long finishing a live meeting may take, from the audio still waiting to be transcribed."""
+        return FINISH_BASE_S + FINISH_PER_AUDIO_S * sum(self.backlog_s().values())
+
+    async def finish(self, audio: dict[str, Path] | None = None, *, cap_s: float | None = None,
+                     deadline: StopDeadline | None = None) -> list[BackendEvent]:
+        """End every stream gracefully, recover failed ones, and return all events.
+
+        Waits for pending transcription at most ``cap_s`` (None: as long as it takes) and never past
+        ``deadline``; what was not transcribed by then is named, per participant, in ``warnings``.
         ``audio`` (participant id -> WAV) lets the backend transcribe participants whose stream failed.
         """
         try:
-            async with asyncio.timeout(self.end_timeout_s):
+            async with (deadline or StopDeadline()).bound(cap_s):
                 await asyncio.gather(*(s.end_input() for s in self._streams.values()))
                 await asyncio.gather(*self._readers)
         except TimeoutError:
-            self.failed.append(f"transcription did not finish within {self.end_timeout_s:g} s; "
-                               "the transcript is incomplete")
-            log.error("transcriber.finish_timeout", timeout_s=self.end_timeout_s)
+            self._cut_short(cap_s, deadline)
             await self.aclose()
         if audio:
             try:
@@ -75,6 +100,17 @@ class Transcriber:
                 log.exception("transcriber.recover_failed")
                 self.failed.append(f"recovering failed streams failed: {type(exc).__name__}")
         return self.events
+
+    def _cut_short(self, cap_s: float | None, deadline: StopDeadline | None) -> None:
+        why = "the bot was stopped" if deadline is not None and deadline.passed else \
+            f"finishing took longer than {cap_s or 0:.0f} s"
+        left = {pid: s for pid, s in self.backlog_s().items() if s >= 0.05}
+        for pid, seconds in sorted(left.items()):
+            self.warnings.append(f"{self.names.get(pid, pid)}: {seconds:.1f} s of speech not transcribed ({why}); "
+                                 "the recording has it: jitsi-bot replay")
+        if not left:
+            self.warnings.append(f"transcription was cut short ({why}); the transcript may be incomplete")
+        log.error("transcriber.cut_short", why=why, untranscribed_s=round(sum(left.values()), 1))
 
     async def aclose(self) -> None:
         """Stop every stream and reader now."""
@@ -183,21 +219,33 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
         participants=result.participants, transcript=segments, summary=own.summary, topics=own.topics,
         questions=own.questions, action_items=own.action_items, follow_ups=own.follow_ups,
         sentiment=result.sentiment, analytics=result.analytics,
-        warnings=[*facts.warnings, *_no_audio_warnings(facts, persons), *recognition.warnings],
+        warnings=[*facts.warnings, *_no_audio_warnings(facts, persons), *recognition.warnings,
+                  *transcriber.warnings],
         errors=[*facts.errors, *transcriber.failed],
     )
 
 
 async def finish_meeting(
-    facts: MeetingFacts, transcriber: Transcriber, out_dir: Path, audio: dict[str, Path] | None = None
+    facts: MeetingFacts, transcriber: Transcriber, out_dir: Path, audio: dict[str, Path] | None = None, *,
+    cap_s: float | None = None, deadline: StopDeadline | None = None,
 ) -> Report:
-    """End transcription, build the report and write report.json, transcript.txt and transcript.vtt."""
-    await transcriber.finish(audio)
+    """End transcription, build the report and write report.json, transcript.txt and transcript.vtt.
+
+    Transcription is bounded by ``cap_s`` and ``deadline`` (see ``Transcriber.finish``), the backend's post-call
+    insights by ``deadline``; the report is written from what there is by then.
+    """
+    await transcriber.finish(audio, cap_s=cap_s, deadline=deadline)
     try:
-        post_call = await transcriber.backend.post_call()
-    except Exception:  # the analysers stand in
-        log.exception("pipeline.post_call_failed")
+        async with (deadline or StopDeadline()).bound():
+            post_call = await transcriber.backend.post_call()
+    except Exception as exc:  # the analysers stand in
         post_call = None
+        if isinstance(exc, TimeoutError) and deadline is not None and deadline.passed:
+            log.error("pipeline.post_call_cut_short")
+            facts.warnings.append("the backend's own insights were not ready when the bot was stopped; "
+                                  "the offline analysers' are used")
+        else:
+            log.exception("pipeline.post_call_failed")
     report = build_report(facts, transcriber, post_call)
     write_report_files(report, out_dir)
     log.info("pipeline.report_written", segments=len(report.transcript), questions=len(report.questions),

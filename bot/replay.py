@@ -6,6 +6,7 @@ The files share one timeline (sample 0 = meeting start), as `join` writes them. 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from dataclasses import dataclass
@@ -120,12 +121,26 @@ async def replay(
                 await transcriber.push(t.participant, t.pcm[offset : offset + step], offset / 2 / SAMPLE_RATE)
         if progress:
             print(f"\rreplay: read {offset / 2 / SAMPLE_RATE:6.0f} / {duration:.0f} s", end="", file=sys.stderr)
-    if progress:
-        print("\rreplay: decoding the last utterances…          ", file=sys.stderr)
     audio = {t.participant.id: t.path for t in tracks}
-    report = await finish_meeting(facts, transcriber, out_dir, audio)
+    # No cap on finishing: all the audio was pushed at once, and a replay is there to transcribe all of it.
+    shown = asyncio.create_task(_show_backlog(transcriber), name="replay.progress") if progress else None
+    try:
+        report = await finish_meeting(facts, transcriber, out_dir, audio)
+    finally:
+        if shown is not None:
+            shown.cancel()
+            await asyncio.gather(shown, return_exceptions=True)
+            print(file=sys.stderr)
     await backend.aclose()
     return report
+
+
+async def _show_backlog(transcriber: Transcriber) -> None:
+    """Say how much speech is still waiting to be transcribed, every second."""
+    while True:
+        left = sum(transcriber.backlog_s().values())
+        print(f"\rreplay: transcribing, {left:6.0f} s of speech left ", end="", file=sys.stderr)
+        await asyncio.sleep(1)
 
 
 def _meeting_start(paths: list[Path], duration_s: float) -> datetime:

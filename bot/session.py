@@ -35,6 +35,7 @@ from bot.bridge.recorder import MeetingRecorder
 from bot.bridge.server import BridgeServer
 from bot.chat import HELP, MAX_ADDED_RECIPIENTS, mask_address, notice_text, parse_command, valid_address
 from bot.config import Settings
+from bot.deadline import StopDeadline
 from bot.live import LiveTranscription
 from bot.meeting.browser import BrowserSession
 from bot.meeting.capture import capture_script
@@ -90,6 +91,7 @@ class MeetingSession:
         self.delivery_pending = 0
         self._clock = clock
         self._stop = asyncio.Event()
+        self.deadline = StopDeadline()  # set by a stop request: what finishing must be done by
         self._crashed = asyncio.Event()
         self.status = ConferenceStatus()
         self.roster = RosterTracker(settings.meeting.ignore_names)
@@ -120,10 +122,28 @@ class MeetingSession:
         self._stop_reason: SessionResult | None = None
 
     def request_stop(self) -> None:
-        """Leave gracefully as soon as possible (SIGTERM/SIGINT)."""
-        if not self._stop.is_set():
-            log.info("session.stop_requested")
-            self._stop.set()
+        """Leave gracefully as soon as possible (SIGTERM/SIGINT).
+
+        Leaving, closing the browser, the transcription still pending, the backend's insights and sending get
+        ``meeting.shutdown_grace_s`` together; the recordings, the report (from what is transcribed by then),
+        ``meeting.json`` and the outbox are written whatever the time. A second request hurries: whatever waits
+        is given up at once (the deadline only ever comes closer).
+        """
+        if self.deadline.at is None:
+            grace = self._settings.meeting.shutdown_grace_s
+            log.info("session.stop_requested", finish_within_s=grace)
+            self.deadline.set_in(grace)
+        else:
+            log.warning("session.stop_hurried")
+            self.deadline.set_in(0)
+        self._stop.set()
+
+    def abandon(self) -> SessionResult:
+        """The run overran its stop deadline and was cancelled: close the files and write ``meeting.json`` now."""
+        if self.recorder is not None:
+            self.recorder.close()
+        return self._finish(SessionResult(ExitCode.FAILED, EndReason.ERROR,
+                                          "finishing overran the stop deadline and was cut short"))
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
@@ -268,7 +288,11 @@ class MeetingSession:
                     result = await self._run_in_browser(browser, url)
                 finally:
                     self._closing = True  # from here the page and the browser go away on purpose
-                    await browser.aclose()
+                    try:
+                        async with self.deadline.bound():
+                            await browser.aclose()
+                    except TimeoutError:  # the process goes with ours
+                        log.error("session.browser_close_cut_short")
         except Exception as exc:
             log.exception("session.crashed")
             result = SessionResult(ExitCode.FAILED, EndReason.ERROR, redact_urls(f"{type(exc).__name__}: {exc}"))
@@ -307,11 +331,18 @@ class MeetingSession:
         return out
 
     async def _deliver(self, result: SessionResult) -> SessionResult:
-        from bot.delivery.deliver import deliver_report
+        from bot.delivery.deliver import deliver_report, outbox_for
 
         assert self.report is not None
         try:
-            pending = await deliver_report(self.report, self.out_dir, self._settings, self.added_recipients)
+            try:
+                async with self.deadline.bound():
+                    # Past the stop deadline the deliveries are only written down: `jitsi-bot deliver` sends them.
+                    pending = await deliver_report(self.report, self.out_dir, self._settings, self.added_recipients,
+                                                   send=not self.deadline.passed)
+            except TimeoutError:
+                log.error("session.delivery_cut_short")
+                pending = outbox_for(self.out_dir).pending()
         except Exception as exc:  # rendering or outbox trouble must not lose the meeting's artifacts
             log.exception("session.delivery_crashed")
             pending_msg = f"delivery failed: {type(exc).__name__}: {exc}"
@@ -319,7 +350,7 @@ class MeetingSession:
                 if result.exit_code == ExitCode.OK else result
         self.delivery_pending = len(pending)
         if pending and result.exit_code == ExitCode.OK:
-            what = ", ".join(f"{i.kind} ({i.last_error})" for i in pending)
+            what = ", ".join(f"{i.kind} ({i.last_error or 'not sent: the bot was stopped'})" for i in pending)
             return SessionResult(ExitCode.DELIVERY_PENDING, result.reason,
                                  f"delivery pending: {what}; retry with: jitsi-bot deliver {self.out_dir}")
         return result
@@ -350,7 +381,7 @@ class MeetingSession:
         if result.exit_code != ExitCode.OK:
             facts.errors.append(f"{result.reason.value}: {result.message}")
         audio = {pid: part.file for pid, part in self.recorder.participants.items()}
-        self.report = await self.live.finish(facts, self.out_dir, audio)
+        self.report = await self.live.finish(facts, self.out_dir, audio, deadline=self.deadline)
         if self.report is None:  # finish() logged it; the meeting must not pass for a success
             raise RuntimeError(facts.errors[-1] if facts.errors else "no report")
 
@@ -384,7 +415,11 @@ class MeetingSession:
         self._set_state("in_call")
         result = await self._in_call(jitsi, url)
         self._set_state("finalizing")
-        await jitsi.leave()
+        try:
+            async with self.deadline.bound():
+                await jitsi.leave()
+        except TimeoutError:
+            log.error("session.leave_cut_short")
         return result
 
     def _browser_gone(self, what: str) -> None:

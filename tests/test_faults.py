@@ -7,6 +7,7 @@ import asyncio
 import json
 import math
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -409,3 +410,173 @@ async def test_item5_audio_made_while_the_bridge_socket_is_down_is_sent_after_it
     # A steady tone: the 3+ s the socket was down must not be a hole in it (a starved audio thread can make
     # a short one on a busy machine; the outage is far longer).
     assert _longest_silence_s(wav) < 1.0
+
+
+# ---- item 7: a stop request bounds the waiting, never the writing
+
+async def _silent_smtp() -> tuple[asyncio.Server, int]:
+    """An SMTP port that accepts connections and never says a word (a hung mail server)."""
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client goes away
+        writer.close()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _bot_until_recording(room: FakeJitsiRoom, out: Path, grace_s: float,
+                               smtp_port: int) -> asyncio.subprocess.Process:
+    from tests.conftest import TEST_BROWSER_ARGS
+
+    env = {**os.environ, "BOT_BROWSER__EXTRA_ARGS": json.dumps(TEST_BROWSER_ARGS), "BOT_LOG__FORMAT": "json",
+           "BOT_MEETING__SHUTDOWN_GRACE_S": str(grace_s), "BOT_EMAIL__TO": '["notes@example.org"]',
+           "BOT_SMTP__HOST": "127.0.0.1", "BOT_SMTP__PORT": str(smtp_port), "BOT_SMTP__SECURITY": "none",
+           "BOT_SMTP__TIMEOUT_S": "3600"}
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "join", room.url(), "--out", str(out), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    await room.wait_event("bot_joined", timeout=60)
+    await room.add_participant("ann", "Ann", tone_hz=500)
+    wav = out / "audio" / "Ann-ann.wav"
+    async with asyncio.timeout(60):
+        while not (wav.exists() and wav.stat().st_size > 3 * 32000):
+            await asyncio.sleep(0.2)
+    return bot
+
+
+def _assert_everything_written(out: Path) -> None:
+    doc = json.loads((out / "meeting.json").read_text())
+    assert (doc["end_reason"], doc["exit_code"]) == ("stopped", 4), doc["message"]
+    assert "jitsi-bot deliver" in doc["message"]
+    assert json.loads((out / "report.json").read_text())["meeting"]["id"]
+    assert (out / "summary.html").is_file()
+    pending = outbox_for(out).pending()
+    assert [i.kind for i in pending] == ["email"]
+    assert read_wav(out / "audio" / "Ann-ann.wav").samples.shape[0] > 3 * 16000
+
+
+@pytest.mark.e2e
+async def test_item7_sigterm_with_a_hung_mail_server_still_writes_everything(room: FakeJitsiRoom,
+                                                                             tmp_path: Path) -> None:
+    server, port = await _silent_smtp()
+    async with server:
+        out = tmp_path / "out"
+        bot = await _bot_until_recording(room, out, 8, port)
+        bot.send_signal(signal.SIGTERM)
+        _stdout, stderr = await asyncio.wait_for(bot.communicate(), 90)
+    # Whether the grace ran out while sending or before it: the deadline cut the waiting, not the writing.
+    assert bot.returncode == ExitCode.DELIVERY_PENDING, stderr.decode()[-2000:]
+    _assert_everything_written(out)
+
+
+@pytest.mark.e2e
+async def test_item7_a_second_sigterm_hurries_and_never_extends(room: FakeJitsiRoom, tmp_path: Path) -> None:
+    server, port = await _silent_smtp()
+    async with server:
+        out = tmp_path / "out"
+        bot = await _bot_until_recording(room, out, 3600, port)  # a grace nobody waits out
+        bot.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            while not (out / "report.json").exists():  # finishing, and now waiting on the mail server
+                await asyncio.sleep(0.1)
+        bot.send_signal(signal.SIGTERM)
+        _stdout, stderr = await asyncio.wait_for(bot.communicate(), 90)
+    assert bot.returncode == ExitCode.DELIVERY_PENDING, stderr.decode()[-2000:]
+    _assert_everything_written(out)
+
+
+# ---- item 8: finishing is bounded by the backlog live, not at all in a replay
+
+class _HeldRecognizer:
+    """Decodes only once released (a machine far too slow for the backlog), then like the scripted one."""
+
+    name = "held"
+    word_timestamps = False
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    def decode(self, audio: Any, hints: str | None = None) -> Any:
+        from bot.backends.local.models import Decoded
+
+        self.release.wait(60)
+        return Decoded(text="held words", words=())
+
+
+def _speechlike(seconds: float) -> bytes:
+    import numpy as np
+
+    t = np.arange(int(seconds * 16000)) / 16000
+    tone = 0.5 * np.sin(2 * np.pi * 300 * t) * (np.sin(2 * np.pi * 3 * t) > 0)  # 3 bursts a second
+    quiet = np.zeros(32000)
+    return (np.concatenate([tone, quiet]) * 32767).astype("<i2").tobytes()
+
+
+async def _held_transcriber() -> tuple[Any, _HeldRecognizer]:
+    from bot.backends.base import Participant
+    from bot.backends.local.stt import LocalBackend
+    from bot.pipeline import Transcriber
+
+    held = _HeldRecognizer()
+    backend = LocalBackend(loader=lambda choice: (held, []))
+    transcriber = Transcriber(backend)
+    await transcriber.push(Participant("ann", "Ann"), _speechlike(4.0), 0.0)
+    return transcriber, held
+
+
+async def test_item8_a_capped_finish_names_what_was_not_transcribed() -> None:
+    transcriber, held = await _held_transcriber()
+    try:
+        await transcriber.finish(cap_s=0.2)
+        assert len(transcriber.warnings) == 1
+        assert transcriber.warnings[0].startswith("Ann: ") and "not transcribed" in transcriber.warnings[0]
+        assert "jitsi-bot replay" in transcriber.warnings[0]
+    finally:
+        held.release.set()
+        await transcriber.backend.aclose()
+
+
+async def test_item8_a_deadline_brought_closer_applies_at_once() -> None:
+    from bot.deadline import StopDeadline
+
+    transcriber, held = await _held_transcriber()
+    deadline = StopDeadline()
+    deadline.set_in(3600)
+    try:
+        async def hurry() -> None:
+            await asyncio.sleep(0.3)
+            deadline.set_in(0)
+
+        hurrying = asyncio.create_task(hurry())
+        async with asyncio.timeout(60):  # not the hour
+            await transcriber.finish(deadline=deadline)
+        await hurrying
+        assert "(the bot was stopped)" in transcriber.warnings[0]
+    finally:
+        held.release.set()
+        await transcriber.backend.aclose()
+
+
+async def test_item8_a_replay_waits_for_every_utterance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import bot.pipeline
+    from bot.audio import WavSpool
+    from bot.backends.local.stt import LocalBackend
+    from bot.replay import replay
+
+    # The live cap, made tiny: a replay must not be subject to it.
+    monkeypatch.setattr(bot.pipeline, "FINISH_BASE_S", 0.01)
+    monkeypatch.setattr(bot.pipeline, "FINISH_PER_AUDIO_S", 0.0)
+    held = _HeldRecognizer()
+    threading.Timer(1.0, held.release.set).start()  # decoding is slow, not stuck
+    backend = LocalBackend(loader=lambda choice: (held, []))
+    spool = WavSpool(tmp_path / "ann.wav")
+    spool.write(_speechlike(4.0) * 3)
+    spool.close()
+    report = await replay([tmp_path / "ann.wav"], backend, tmp_path / "out", names=["Ann"])
+    assert len(report.transcript) >= 3 and {s.text for s in report.transcript} == {"held words"}
+    assert not any("not transcribed" in w for w in report.warnings)

@@ -133,12 +133,14 @@ async def deliver_pending(outbox: Outbox, settings: Settings) -> list[OutboxItem
 
 
 async def deliver_report(report: Report, meeting_dir: Path, settings: Settings,
-                         added: list[str] | None = None) -> list[OutboxItem]:
+                         added: list[str] | None = None, *, send: bool = True) -> list[OutboxItem]:
     """At the end of a meeting: summaries on disk, deliveries in the outbox, then one sending pass.
 
-    ``added``: recipients added in the meeting's chat, each sent a message of their own.
+    ``added``: recipients added in the meeting's chat, each sent a message of their own. ``send=False`` only
+    writes the deliveries down (a bot out of time): they are all returned as pending.
     """
     write_summaries(report, meeting_dir)
     if not (settings.email.to or settings.webhook.url):
         return []
-    return await deliver_pending(enqueue(report, meeting_dir, settings, added), settings)
+    outbox = enqueue(report, meeting_dir, settings, added)
+    return await deliver_pending(outbox, settings) if send else outbox.pending()

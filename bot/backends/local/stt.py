@@ -49,6 +49,7 @@ class LocalStream:
         self.segmenter = Segmenter(vad)
         self._events = EventChannel()
         self.pending = 0
+        self.pending_audio_s = 0.0  # of the utterances queued and not decoded yet
         self._drained = asyncio.Event()
         self._ended = False
 
@@ -71,9 +72,10 @@ class LocalStream:
             await self._drained.wait()
         self.close_events()
 
-    def done_one(self, event: BackendEvent | None) -> None:
-        """Called by the backend when one of this stream's utterances is decoded."""
+    def done_one(self, event: BackendEvent | None, seconds: float) -> None:
+        """Called by the backend when one of this stream's utterances (``seconds`` long) is decoded."""
         self.pending -= 1
+        self.pending_audio_s = max(0.0, self.pending_audio_s - seconds)
         if event is not None:
             self._events.put(event)
         if self.pending == 0:
@@ -167,6 +169,7 @@ class LocalBackend:
     def submit(self, stream: LocalStream, utt: Utterance) -> None:
         """Queue an utterance for decoding."""
         stream.pending += 1
+        stream.pending_audio_s += utt.end_s - utt.start_s
         self._jobs.put_nowait(_Job(stream, utt, time.monotonic()))
 
     async def _decode_loop(self) -> None:
@@ -181,7 +184,7 @@ class LocalBackend:
                 while not self._jobs.empty():
                     batch.append(self._jobs.get_nowait())
                 for job in batch:
-                    job.stream.done_one(None)
+                    job.stream.done_one(None, job.utt.end_s - job.utt.start_s)
                 continue
             packable = self._pack and getattr(recognizer, "word_timestamps", False)
             total = batch[0].utt.end_s - batch[0].utt.start_s
@@ -203,7 +206,7 @@ class LocalBackend:
             now = time.monotonic()
             for job, event in zip(batch, events, strict=True):
                 self.latencies_s.append(now - job.cut_at)
-                job.stream.done_one(event)
+                job.stream.done_one(event, job.utt.end_s - job.utt.start_s)
 
     async def _decode(self, recognizer: Recognizer, batch: list[_Job]) -> list[BackendEvent | None]:
         gap = np.zeros(int(PACK_GAP_S * SAMPLE_RATE), dtype=np.float32)
