@@ -43,8 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "emails them to a local SMTP sink (needs espeak-ng and Chromium)")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="artifact folder (default: out/demo)")
 
-    dlv = sub.add_parser("deliver", help="send a finished meeting's pending email/webhook deliveries")
+    dlv = sub.add_parser("deliver", help="send a finished meeting's pending email/webhook deliveries",
+                         description="Send a finished meeting's pending deliveries. Those refused for good (a "
+                         "configuration error, a 4xx) are listed, not tried again: fix the configuration, then "
+                         "give --retry-failed. Exit 0: nothing left; 4: something is still undelivered.")
     dlv.add_argument("dir", type=Path, help="the meeting's artifact folder (holding report.json and outbox/)")
+    dlv.add_argument("--retry-failed", action="store_true",
+                     help="also try the deliveries that failed permanently (after fixing the configuration)")
     dlv.add_argument("--config", type=Path, help="TOML configuration file")
     dlv.add_argument("--email", action="append", metavar="ADDR", help="also email the summary here")
     dlv.add_argument("--webhook", metavar="URL", help="also POST the report here")
@@ -129,7 +134,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-async def _deliver(settings: Settings, meeting_dir: Path) -> int:
+async def _deliver(settings: Settings, meeting_dir: Path, *, retry_failed: bool = False) -> int:
     from bot.delivery.deliver import deliver_pending, enqueue, outbox_for
     from bot.report.model import Report
 
@@ -145,11 +150,15 @@ async def _deliver(settings: Settings, meeting_dir: Path) -> int:
     # Deliveries configured now and never made are added; delivered ones are recorded and not repeated.
     outbox = enqueue(report, meeting_dir, settings) if (settings.email.to or settings.webhook.url) \
         else outbox_for(meeting_dir)
-    pending = await deliver_pending(outbox, settings)
-    for item in pending:
-        print(f"jitsi-bot: still pending: {item.kind} to {item.target} after {item.attempts} attempt(s): "
+    left = await deliver_pending(outbox, settings, retry_failed=retry_failed)
+    for item in left:
+        state = "failed permanently" if item.permanent else "still pending"
+        print(f"jitsi-bot: {state}: {item.kind} to {item.target} after {item.attempts} attempt(s): "
               f"{item.last_error}", file=sys.stderr)
-    if pending:
+    if any(item.permanent for item in left):
+        print(f"jitsi-bot: permanently failed deliveries are not tried again: fix the configuration, then run "
+              f"`jitsi-bot deliver --retry-failed {meeting_dir}`", file=sys.stderr)
+    if left:
         return ExitCode.DELIVERY_PENDING
     print(f"nothing pending for {meeting_dir}")
     return ExitCode.OK
@@ -175,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "replay":
         return _replay(settings, args)
     if args.command == "deliver":
-        return asyncio.run(_deliver(settings, args.dir))
+        return asyncio.run(_deliver(settings, args.dir, retry_failed=args.retry_failed))
     meeting_id = new_meeting_id(args.url)
     out_dir = args.out or settings.output.dir / meeting_id
     if (out_dir / "meeting.json").exists():  # another meeting's recordings and report: never overwrite them

@@ -342,7 +342,7 @@ class MeetingSession:
                                                    send=not self.deadline.passed)
             except TimeoutError:
                 log.error("session.delivery_cut_short")
-                pending = outbox_for(self.out_dir).pending()
+                pending = outbox_for(self.out_dir).items()
         except Exception as exc:  # rendering or outbox trouble must not lose the meeting's artifacts
             log.exception("session.delivery_crashed")
             pending_msg = f"delivery failed: {type(exc).__name__}: {exc}"
@@ -350,9 +350,11 @@ class MeetingSession:
                 if result.exit_code == ExitCode.OK else result
         self.delivery_pending = len(pending)
         if pending and result.exit_code == ExitCode.OK:
-            what = ", ".join(f"{i.kind} ({i.last_error or 'not sent: the bot was stopped'})" for i in pending)
-            return SessionResult(ExitCode.DELIVERY_PENDING, result.reason,
-                                 f"delivery pending: {what}; retry with: jitsi-bot deliver {self.out_dir}")
+            what = ", ".join(f"{i.kind} ({'failed permanently: ' if i.permanent else ''}"
+                             f"{i.last_error or 'not sent: the bot was stopped'})" for i in pending)
+            retry = (f"fix the configuration, then: jitsi-bot deliver --retry-failed {self.out_dir}"
+                     if any(i.permanent for i in pending) else f"retry with: jitsi-bot deliver {self.out_dir}")
+            return SessionResult(ExitCode.DELIVERY_PENDING, result.reason, f"delivery pending: {what}; {retry}")
         return result
 
     async def _write_report(self, result: SessionResult) -> None:

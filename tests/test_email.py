@@ -169,9 +169,10 @@ async def test_auth_required(smtp, tmp_path: Path, ca_file: Path) -> None:  # ty
     out = _meeting_dir(tmp_path)
     base = {"security": "starttls", "ca_file": ca_file, "username": "bot"}
     wrong = await deliver_report(make_report(), out, _settings(port, tmp_path, **base, password="nope-wrong"))
-    assert len(wrong) == 1 and "smtp.password" in (wrong[0].last_error or "")
+    assert len(wrong) == 1 and "smtp.password" in (wrong[0].last_error or "") and wrong[0].permanent
     assert "nope-wrong" not in json.dumps(wrong[0].last_error)
-    right = await deliver_pending(outbox_for(out), _settings(port, tmp_path, **base, password="s3cret-pw"))
+    right = await deliver_pending(outbox_for(out), _settings(port, tmp_path, **base, password="s3cret-pw"),
+                                  retry_failed=True)  # refused credentials wait for a fix and an explicit retry
     assert right == [] and len(inbox.messages) == 1
 
 

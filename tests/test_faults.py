@@ -24,9 +24,10 @@ from bot.bridge.protocol import Conference, Hello, ProtocolError, Roster, TrackS
 from bot.bridge.recorder import MeetingRecorder
 from bot.bridge.server import BridgeServer
 from bot.config import load_settings
-from bot.delivery.deliver import deliver_pending, enqueue, outbox_for
+from bot.delivery.deliver import deliver_pending, deliver_report, enqueue, outbox_for
 from bot.demo.room import FakeJitsiRoom, demo_settings
 from bot.outcome import EndReason, ExitCode, redact_urls, safe_url
+from bot.report.files import write_report_files
 from bot.session import MeetingSession
 from tests.conftest import RunBot
 from tests.test_email import Inbox, make_report
@@ -184,6 +185,7 @@ async def test_item10_a_corrupt_item_is_reported_and_the_others_still_go(tmp_pat
         controller.stop()
     assert [p.id for p in pending] == [first.id]
     assert pending[0].last_error.startswith("unreadable outbox item: JSONDecodeError")
+    assert pending[0].permanent  # resending the same damaged files cannot help
     assert len(inbox.messages) == 1  # the intact item was delivered
 
 
@@ -200,6 +202,104 @@ async def test_item11_a_server_without_starttls_names_the_setting(tmp_path: Path
         controller.stop()
     assert "does not offer STARTTLS" in item.last_error and "BOT_SMTP__SECURITY" in item.last_error
     assert "could not reach" not in item.last_error
+
+
+class _CountingController(Controller):
+    """An aiosmtpd controller that counts the connections it accepts (its own start-up probe included)."""
+
+    connections = 0
+
+    def factory(self) -> Any:
+        self.connections += 1
+        return super().factory()
+
+
+async def _deliver_cli(meeting: Path, env: dict[str, str], *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "deliver", *args, str(meeting),
+                                                cwd=ROOT, env={**os.environ, **env},
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+async def test_item11_no_starttls_is_permanent_and_not_retried_until_asked(tmp_path: Path,
+                                                                          unused_tcp_port: int) -> None:
+    inbox = Inbox()
+    controller = _CountingController(inbox, hostname="127.0.0.1", port=unused_tcp_port)  # offers no STARTTLS
+    controller.start()
+    try:
+        seen = controller.connections  # the controller's own probe
+        settings = _smtp_settings(unused_tcp_port, security="starttls")
+        write_report_files(make_report(), tmp_path)  # a finished meeting's folder, as `deliver` expects
+        (item,) = await deliver_pending(enqueue(make_report(), tmp_path, settings), settings)
+        assert item.permanent and "does not offer STARTTLS" in (item.last_error or "")
+        assert controller.connections == seen + 1
+        assert outbox_for(tmp_path).pending() == [] and outbox_for(tmp_path).permanently_failed() == [item]
+        meta = json.loads((item.path / "meta.json").read_text())
+        assert meta["permanent"] is True and meta["attempts"] == 1
+
+        env = {"BOT_SMTP__HOST": "127.0.0.1", "BOT_SMTP__PORT": str(unused_tcp_port),
+               "BOT_SMTP__SECURITY": "starttls", "BOT_SMTP__TIMEOUT_S": "5"}
+        code, err = await _deliver_cli(tmp_path, env)  # a cron job: the refusing server is left alone
+        assert code == 4 and controller.connections == seen + 1
+        assert "does not offer STARTTLS" in err and f"jitsi-bot deliver --retry-failed {tmp_path}" in err
+
+        code, err = await _deliver_cli(tmp_path, env, "--retry-failed")  # tried once more, still wrong
+        assert code == 4 and controller.connections == seen + 2
+        assert "--retry-failed" in err and json.loads((item.path / "meta.json").read_text())["attempts"] == 2
+
+        code, err = await _deliver_cli(tmp_path, {**env, "BOT_SMTP__SECURITY": "none"}, "--retry-failed")
+        assert code == 0, err
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1 and outbox_for(tmp_path).items() == []
+
+
+async def _webhook_once(tmp_path: Path, port: int, status: int) -> tuple[list[str], Any]:
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(request.headers["webhook-id"])
+        return web.Response(status=status, text="gone" if status == 410 else "busy")
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    settings = load_settings(None, {"webhook": {"url": f"http://127.0.0.1:{port}/hook", "max_attempts": 1,
+                                                "secret": "whsec_" + "QUJD" * 8, "timeout_s": 5}})
+    try:
+        first = await deliver_report(make_report(), tmp_path, settings)
+        again = await deliver_pending(outbox_for(tmp_path), settings)  # what a later `deliver` run does
+    finally:
+        await runner.cleanup()
+    assert [i.id for i in first] == [i.id for i in again]
+    return seen, again[0]
+
+
+async def test_item11_a_webhook_answering_410_is_a_permanent_failure(tmp_path: Path, unused_tcp_port: int) -> None:
+    seen, item = await _webhook_once(tmp_path, unused_tcp_port, 410)
+    assert len(seen) == 1  # tried once, not again on the later pass
+    assert item.permanent and "HTTP 410" in (item.last_error or "") and item.attempts == 1
+    assert outbox_for(tmp_path).pending() == [] and outbox_for(tmp_path).permanently_failed() == [item]
+
+
+async def test_item11_a_webhook_answering_503_stays_pending(tmp_path: Path, unused_tcp_port: int) -> None:
+    seen, item = await _webhook_once(tmp_path, unused_tcp_port, 503)
+    assert len(seen) == 2  # retryable: the later pass tries again
+    assert not item.permanent and "HTTP 503" in (item.last_error or "") and item.attempts == 2
+    assert outbox_for(tmp_path).pending() == [item] and outbox_for(tmp_path).permanently_failed() == []
+
+
+async def test_item11_a_webhook_without_a_secret_is_a_permanent_failure(tmp_path: Path) -> None:
+    settings = load_settings(None, {"webhook": {"url": "http://127.0.0.1:9/hook"}})  # no webhook.secret
+    (item,) = await deliver_report(make_report(), tmp_path, settings)
+    assert item.permanent and "webhook.secret" in (item.last_error or "")
+    assert outbox_for(tmp_path).pending() == []
 
 
 # ---- item 12: credentials in URLs never leave the process

@@ -72,6 +72,7 @@ def test_put_pending_and_read(root: Path, outbox: Outbox) -> None:
         "attempts": 0,
         "last_error": None,
         "last_attempt_at": None,
+        "permanent": False,
     }
     with pytest.raises(ValueError):
         outbox.read(web, "../../etc/passwd")
@@ -210,3 +211,35 @@ def test_outbox_item_fields() -> None:
     item = OutboxItem("webhook-1", "webhook", "https://example.com/hook", "2024-05-06T10:00:00+00:00", path=Path("x"))
     assert (item.attempts, item.last_error, item.last_attempt_at) == (0, None, None)
     assert "path" not in item.meta()
+
+
+def test_a_permanent_failure_leaves_pending_until_retried(root: Path, outbox: Outbox) -> None:
+    a = outbox.put("webhook-0123456789abcdef", "webhook", "https://example.com/hook", {"body.json": b"{}"})
+    b = outbox.put("email-fedcba9876543210", "email", "a@example.com", {"message.eml": b"x"})
+    assert a is not None and b is not None
+    outbox.failed(a, "HTTP 410: gone", permanent=True)
+    outbox.failed(b, "HTTP 503")
+    assert a.permanent and not b.permanent
+    fresh = Outbox(root)  # persisted: a new process sees the same states
+    assert fresh.pending() == [b] and fresh.permanently_failed() == [a] and fresh.items() == [a, b]
+    assert json.loads((a.path / META).read_text(encoding="utf-8"))["permanent"] is True
+    assert outbox.put(a.id, "webhook", "https://example.com/hook", {"body.json": b"{}"}) == a  # still failed
+
+    outbox.retry(a)
+    assert not a.permanent and (a.attempts, a.last_error) == (1, "HTTP 410: gone")
+    assert fresh.pending() == [a, b] and fresh.permanently_failed() == []
+    assert not list(a.path.glob(".*"))  # no temp file left beside meta.json
+
+
+def test_an_old_meta_json_without_the_state_is_pending_and_a_bad_state_is_corrupt(root: Path, outbox: Outbox) -> None:
+    old = outbox.put("webhook-0123456789abcdef", "webhook", "https://example.com/hook", {"body.json": b"{}"})
+    bad = outbox.put("email-fedcba9876543210", "email", "a@example.com", {"message.eml": b"x"})
+    assert old is not None and bad is not None
+    meta = old.meta()
+    del meta["permanent"]
+    (old.path / META).write_text(json.dumps(meta), encoding="utf-8")
+    (bad.path / META).write_text(json.dumps({**bad.meta(), "permanent": "yes"}), encoding="utf-8")
+    with capture_logs() as logs:
+        assert outbox.items() == [old] and not old.permanent
+    assert [e["item_id"] for e in logs if e["event"] == "outbox.corrupt_meta"] == [bad.id]
+    assert outbox.pending() == [old] and outbox.permanently_failed() == []

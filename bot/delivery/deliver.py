@@ -2,7 +2,9 @@
 
 Every delivery is written to ``<meeting>/outbox/`` before anything is sent, so a dead SMTP server or
 webhook receiver loses nothing: `jitsi-bot deliver DIR` sends what is still pending later. Item ids are
-deterministic (meeting + destination), and delivered ids are recorded, so nothing is sent twice.
+deterministic (meeting + destination), and delivered ids are recorded, so nothing is sent twice. An item refused
+for good (a configuration error, a 4xx) is marked permanently failed and left alone until
+`jitsi-bot deliver --retry-failed DIR`.
 """
 
 from __future__ import annotations
@@ -98,49 +100,90 @@ def _enqueue_email(report: Report, meeting_dir: Path, settings: Settings, to: li
     outbox.put(item_id, "email", f"{len(to)} recipient(s)", {"message.eml": data, "envelope.json": envelope})
 
 
-async def deliver_pending(outbox: Outbox, settings: Settings) -> list[OutboxItem]:
-    """Try every pending item once (each with its own retries); returns what is still pending."""
+def _damaged(exc: Exception) -> DeliveryError:
+    """A payload file of an item that cannot be read or parsed: resending the same files cannot help."""
+    return DeliveryError(f"unreadable outbox item: {type(exc).__name__}: {str(exc)[:200]}", retryable=False)
+
+
+async def _send(item: OutboxItem, outbox: Outbox, settings: Settings, sender: WebhookSender | None) -> str:
+    """Send one item; returns the detail for ``delivered.jsonl``. Raises DeliveryError."""
+    if item.kind == "email":
+        try:
+            envelope = json.loads(outbox.read(item, "envelope.json"))
+            message, sender_addr, to = outbox.read(item, "message.eml"), envelope["from"], envelope["to"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _damaged(exc) from None
+        return (await send_message(message, sender_addr, to, settings.smtp))[:200]
+    if item.kind == "webhook":
+        if sender is None:
+            raise DeliveryError("webhook.secret is not set: deliveries are signed", retryable=False)
+        try:
+            url, body = json.loads(outbox.read(item, "request.json"))["url"], outbox.read(item, "body.json")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _damaged(exc) from None
+        await sender.send(item.id, body, url=url)
+        return ""
+    raise DeliveryError(f"unknown outbox item kind {item.kind!r}", retryable=False)
+
+
+async def deliver_pending(outbox: Outbox, settings: Settings, *, retry_failed: bool = False) -> list[OutboxItem]:
+    """Try every pending item once (each with its own retries); returns every item still undelivered.
+
+    An item that fails in a way retrying cannot fix (``DeliveryError.retryable`` False: a configuration error, a
+    refusal, a damaged item) is marked permanently failed and not tried again by later passes.
+
+    Args:
+        outbox: the meeting's outbox.
+        settings: the current SMTP and webhook settings.
+        retry_failed: first put the permanently failed items back among the pending ones (after a
+            configuration fix), so they are tried once more too.
+
+    Returns:
+        The undelivered items, oldest first: pending ones and permanently failed ones, told apart by
+        ``item.permanent``.
+    """
+    if retry_failed:
+        for item in outbox.permanently_failed():
+            outbox.retry(item)
     sender: WebhookSender | None = None
     try:
         for item in outbox.pending():
+            if item.kind == "webhook" and sender is None and settings.webhook.secret is not None:
+                sender = WebhookSender(settings.webhook)
             try:
-                if item.kind == "email":
-                    envelope = json.loads(outbox.read(item, "envelope.json"))
-                    reply = await send_message(outbox.read(item, "message.eml"), envelope["from"], envelope["to"],
-                                               settings.smtp)
-                    outbox.delivered(item, reply[:200])
-                elif item.kind == "webhook":
-                    if settings.webhook.secret is None:
-                        raise DeliveryError("webhook.secret is not set: deliveries are signed", retryable=False)
-                    sender = sender or WebhookSender(settings.webhook)
-                    url = json.loads(outbox.read(item, "request.json"))["url"]
-                    await sender.send(item.id, outbox.read(item, "body.json"), url=url)
-                    outbox.delivered(item)
-                else:
-                    raise DeliveryError(f"unknown outbox item kind {item.kind!r}", retryable=False)
-                log.info("delivery.delivered", kind=item.kind, item=item.id)
+                detail = await _send(item, outbox, settings, sender)
             except DeliveryError as exc:
-                outbox.failed(item, str(exc))
+                outbox.failed(item, str(exc), permanent=not exc.retryable)
                 log.warning("delivery.failed", kind=item.kind, item=item.id, retryable=exc.retryable,
                             error=str(exc))
-            except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged item: the others still go
-                outbox.failed(item, f"unreadable outbox item: {type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            except (ValueError, KeyError, TypeError) as exc:  # payload the sender cannot use: the others still go
+                outbox.failed(item, str(_damaged(exc)), permanent=True)
                 log.error("delivery.bad_item", kind=item.kind, item=item.id, error=type(exc).__name__)
+                continue
+            try:
+                outbox.delivered(item, detail)
+            except OSError as exc:  # sent but not recorded: it stays pending and may be sent again (at-least-once)
+                log.error("delivery.not_recorded", kind=item.kind, item=item.id, error=str(exc)[:200])
+                continue
+            log.info("delivery.delivered", kind=item.kind, item=item.id)
     finally:
         if sender is not None:
             await sender.aclose()
-    return outbox.pending()
+    return outbox.items()
 
 
 async def deliver_report(report: Report, meeting_dir: Path, settings: Settings,
                          added: list[str] | None = None, *, send: bool = True) -> list[OutboxItem]:
     """At the end of a meeting: summaries on disk, deliveries in the outbox, then one sending pass.
 
-    ``added``: recipients added in the meeting's chat, each sent a message of their own. ``send=False`` only
-    writes the deliveries down (a bot out of time): they are all returned as pending.
+    ``added``: recipients added in the meeting's chat, each sent a message of their own. Returns the items
+    still undelivered, as ``deliver_pending`` does (``item.permanent`` marks those that need a configuration fix
+    and ``jitsi-bot deliver --retry-failed``). ``send=False`` only writes the deliveries down (a bot out of
+    time): they are all returned undelivered.
     """
     write_summaries(report, meeting_dir)
     if not (settings.email.to or settings.webhook.url):
         return []
     outbox = enqueue(report, meeting_dir, settings, added)
-    return await deliver_pending(outbox, settings) if send else outbox.pending()
+    return await deliver_pending(outbox, settings) if send else outbox.items()

@@ -2,19 +2,27 @@
 
 Layout under ``root`` (``<out>/<meeting id>/outbox/``)::
 
-    <item id>/meta.json       id, kind, target, created_at, attempts, last_error, last_attempt_at
+    <item id>/meta.json       id, kind, target, created_at, attempts, last_error, last_attempt_at, permanent
     <item id>/<file>          the payload, exactly as it will be sent (e.g. body.json, message.eml)
     delivered.jsonl           one JSON line per delivered item: id, kind, target, delivered_at, detail
     .tmp-*, .del-*, .bad-*    work folders: ignored by ``pending()``
 
+States. An item folder is either *pending* (``pending()``: to be tried) or *permanently failed*
+(``permanently_failed()``: ``"permanent": true`` in its ``meta.json``, set by ``failed(..., permanent=True)`` for an
+error that retrying cannot fix, such as a refused configuration). A permanently failed item keeps its payload and
+is not tried again until ``retry()`` puts it back among the pending ones (``jitsi-bot deliver --retry-failed``).
+A ``meta.json`` without ``permanent`` (written before the field existed) is pending.
+
 Crash safety. An item appears under its id only by an atomic rename of a complete temp folder, so a pending item
-is never half-written; ``meta.json`` is rewritten by write-temp-then-``os.replace``. ``delivered()`` first appends
-(and fsyncs) the record to ``delivered.jsonl``, then removes the folder; an item folder left behind by a crash
-after the record is cleaned up by ``pending()``. A crash between "sent" and "``delivered()`` recorded" leaves the
+is never half-written; ``meta.json`` (attempts, last error, state) is rewritten by write-temp-then-``os.replace``,
+so an item is always wholly pending or wholly permanently failed. ``delivered()`` first appends (and fsyncs) the
+record to ``delivered.jsonl``, then removes the folder; an item folder left behind by a crash after the record is
+cleaned up by ``items()`` (and so ``pending()``). A crash between "sent" and "``delivered()`` recorded" leaves the
 item pending, so it is sent again, at most once more per such crash: delivery is **at-least-once**. Webhook
 receivers dedupe by the ``webhook-id`` header, which stays the same on every resend.
 
-The outbox is meant for one process at a time (the bot, or a later ``--resend`` run), not for concurrent writers.
+The outbox is meant for one process at a time (the bot, or a later ``jitsi-bot deliver`` run), not for
+concurrent writers.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ _RESERVED = frozenset({META, DELIVERED})
 
 @dataclass(slots=True)
 class OutboxItem:
-    """One pending delivery, as described by its ``meta.json``."""
+    """One undelivered item (pending or permanently failed), as described by its ``meta.json``."""
 
     id: str  # deterministic, given by the caller (e.g. "email-<16 hex>", "webhook-<16 hex>")
     kind: str  # "email" | "webhook"
@@ -53,6 +61,7 @@ class OutboxItem:
     attempts: int = 0
     last_error: str | None = None
     last_attempt_at: str | None = None
+    permanent: bool = False  # failed in a way retrying cannot fix: not tried again until ``Outbox.retry``
     path: Path = field(kw_only=True)  # the item's folder
 
     def meta(self) -> dict[str, Any]:
@@ -65,6 +74,7 @@ class OutboxItem:
             "attempts": self.attempts,
             "last_error": self.last_error,
             "last_attempt_at": self.last_attempt_at,
+            "permanent": self.permanent,
         }
 
 
@@ -124,6 +134,9 @@ def _load_item(folder: Path) -> OutboxItem:
     attempts = meta.get("attempts", 0)
     if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 0:
         raise ValueError("attempts is not a non-negative integer")
+    permanent = meta.get("permanent", False)  # absent in items written before the field existed
+    if not isinstance(permanent, bool):
+        raise ValueError("permanent is not a boolean")
     if meta["id"] != folder.name:
         raise ValueError("id does not match the folder name")
     return OutboxItem(
@@ -134,12 +147,13 @@ def _load_item(folder: Path) -> OutboxItem:
         attempts=attempts,
         last_error=_opt_str(meta, "last_error"),
         last_attempt_at=_opt_str(meta, "last_attempt_at"),
+        permanent=permanent,
         path=folder,
     )
 
 
 class Outbox:
-    """Pending deliveries of one meeting, kept in ``root`` until they are delivered."""
+    """Undelivered items of one meeting, kept in ``root`` until they are delivered."""
 
     def __init__(self, root: Path, *, clock: Callable[[], datetime] = _utcnow) -> None:
         """Use ``root`` (created on the first ``put``); ``clock`` gives the current UTC time."""
@@ -152,7 +166,7 @@ class Outbox:
         """Write a ready-to-send item atomically (temp folder, then rename to ``root/<item_id>/``).
 
         Idempotent: returns None if ``item_id`` was already delivered, and the existing item unchanged if it is
-        already pending (``files`` are then ignored).
+        already in the outbox, pending or permanently failed (``files`` are then ignored).
 
         Args:
             item_id: deterministic id, a safe file name (letters, digits, ``._-``).
@@ -197,33 +211,31 @@ class Outbox:
         log.info("outbox.put", item_id=item_id, kind=kind, files=sorted(files))
         return item
 
-    def failed(self, item: OutboxItem, error: str) -> None:
-        """Record a failed attempt: ``attempts`` + 1, ``last_error`` (trimmed), ``last_attempt_at``.
+    def failed(self, item: OutboxItem, error: str, *, permanent: bool = False) -> None:
+        """Record a failed attempt: ``attempts`` + 1, ``last_error`` (trimmed), ``last_attempt_at``, the state.
 
         ``meta.json`` is rewritten atomically; ``item`` is updated in place.
 
         Args:
-            item: a pending item.
+            item: an item of this outbox.
             error: what went wrong; the caller keeps secrets out of it. Trimmed to 500 characters.
+            permanent: retrying cannot help (a configuration error, a refusal): the item leaves ``pending()``
+                for ``permanently_failed()`` until ``retry()``. False: it stays pending.
         """
-        updated = OutboxItem(
-            id=item.id,
-            kind=item.kind,
-            target=item.target,
-            created_at=item.created_at,
-            attempts=item.attempts + 1,
-            last_error=error[:MAX_ERROR_CHARS],
-            last_attempt_at=_iso(self._clock()),
-            path=item.path,
-        )
-        tmp = item.path / f".{META}.tmp"
-        _write_file(tmp, _meta_bytes(updated))
-        os.replace(tmp, item.path / META)
-        _fsync_dir(item.path)
-        item.attempts = updated.attempts
-        item.last_error = updated.last_error
-        item.last_attempt_at = updated.last_attempt_at
-        log.info("outbox.failed", item_id=item.id, kind=item.kind, attempts=item.attempts)
+        self._rewrite(item, attempts=item.attempts + 1, last_error=error[:MAX_ERROR_CHARS],
+                      last_attempt_at=_iso(self._clock()), permanent=permanent)
+        log.info("outbox.failed", item_id=item.id, kind=item.kind, attempts=item.attempts, permanent=permanent)
+
+    def retry(self, item: OutboxItem) -> None:
+        """Put a permanently failed item back among the pending ones (attempts and last error are kept).
+
+        ``meta.json`` is rewritten atomically; ``item`` is updated in place. Nothing happens to a pending item.
+        """
+        if not item.permanent:
+            return
+        self._rewrite(item, attempts=item.attempts, last_error=item.last_error,
+                      last_attempt_at=item.last_attempt_at, permanent=False)
+        log.info("outbox.retry", item_id=item.id, kind=item.kind, attempts=item.attempts)
 
     def delivered(self, item: OutboxItem, detail: str = "") -> None:
         """Record ``item`` as delivered in ``delivered.jsonl`` (fsynced), then remove its folder.
@@ -258,8 +270,8 @@ class Outbox:
 
     # -- reading -------------------------------------------------------------------------------------------
 
-    def pending(self) -> list[OutboxItem]:
-        """Items waiting to be sent, oldest first (by ``created_at``, then id).
+    def items(self) -> list[OutboxItem]:
+        """Every undelivered item, pending or permanently failed, oldest first (by ``created_at``, then id).
 
         Work folders (``.tmp-*`` and the like) are ignored; an item with an unreadable ``meta.json`` is logged
         and skipped; a folder whose id is already in ``delivered.jsonl`` (a crash after the record) is removed.
@@ -282,6 +294,14 @@ class Outbox:
         items.sort(key=lambda it: (it.created_at, it.id))
         return items
 
+    def pending(self) -> list[OutboxItem]:
+        """Items waiting to be sent, oldest first: ``items()`` without the permanently failed ones."""
+        return [it for it in self.items() if not it.permanent]
+
+    def permanently_failed(self) -> list[OutboxItem]:
+        """Items that failed in a way retrying cannot fix, oldest first; ``retry()`` puts one back."""
+        return [it for it in self.items() if it.permanent]
+
     def read(self, item: OutboxItem, name: str) -> bytes:
         """The payload file ``name`` of ``item``.
 
@@ -302,6 +322,29 @@ class Outbox:
         return item_id in self._delivered_ids()
 
     # -- internals -----------------------------------------------------------------------------------------
+
+    def _rewrite(self, item: OutboxItem, *, attempts: int, last_error: str | None, last_attempt_at: str | None,
+                 permanent: bool) -> None:
+        """Replace ``item``'s ``meta.json`` atomically with the given fields, then update ``item`` in place."""
+        updated = OutboxItem(
+            id=item.id,
+            kind=item.kind,
+            target=item.target,
+            created_at=item.created_at,
+            attempts=attempts,
+            last_error=last_error,
+            last_attempt_at=last_attempt_at,
+            permanent=permanent,
+            path=item.path,
+        )
+        tmp = item.path / f".{META}.tmp"
+        _write_file(tmp, _meta_bytes(updated))
+        os.replace(tmp, item.path / META)
+        _fsync_dir(item.path)
+        item.attempts = updated.attempts
+        item.last_error = updated.last_error
+        item.last_attempt_at = updated.last_attempt_at
+        item.permanent = updated.permanent
 
     def _delivered_ids(self) -> set[str]:
         try:
