@@ -16,6 +16,7 @@ import structlog
 
 from bot.analysis import AnalysisInput, analyse
 from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, Participant, PostCall, segments_from
+from bot.outcome import redact_urls
 from bot.report.files import write_report_files
 from bot.report.model import MeetingInfo, Report
 from bot.report.people import Person, Presence, aliases, people
@@ -37,7 +38,7 @@ class Transcriber:
     names: dict[str, str] = field(default_factory=dict)
     events: list[BackendEvent] = field(default_factory=list)
     _streams: dict[str, BackendStream] = field(default_factory=dict)
-    _readers: list[asyncio.Task[None]] = field(default_factory=list)
+    _readers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
 
     async def push(self, participant: Participant, pcm: bytes, position_s: float | None = None) -> None:
@@ -47,7 +48,8 @@ class Transcriber:
         if stream is None:
             stream = await self.backend.open_stream(participant)
             self._streams[participant.id] = stream
-            self._readers.append(asyncio.create_task(self._read(stream), name=f"transcriber.{participant.id}"))
+            self._readers[participant.id] = asyncio.create_task(self._read(stream),
+                                                                name=f"transcriber.{participant.id}")
         await stream.push_audio(pcm, position_s)
 
     async def _read(self, stream: BackendStream) -> None:
@@ -61,8 +63,13 @@ class Transcriber:
         """
         try:
             async with asyncio.timeout(self.end_timeout_s):
-                await asyncio.gather(*(s.end_input() for s in self._streams.values()))
-                await asyncio.gather(*self._readers)
+                # One participant's stream failing must not cost the others their events.
+                streams, readers = list(self._streams.items()), list(self._readers.items())
+                ended = await asyncio.gather(*(s.end_input() for _, s in streams), return_exceptions=True)
+                read = await asyncio.gather(*(t for _, t in readers), return_exceptions=True)
+            for (pid, _), outcome in [*zip(streams, ended, strict=True), *zip(readers, read, strict=True)]:
+                if isinstance(outcome, Exception):
+                    self._stream_failed(pid, outcome)
         except TimeoutError:
             self.failed.append(f"transcription did not finish within {self.end_timeout_s:g} s; "
                                "the transcript is incomplete")
@@ -76,13 +83,19 @@ class Transcriber:
                 self.failed.append(f"recovering failed streams failed: {type(exc).__name__}")
         return self.events
 
+    def _stream_failed(self, pid: str, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {redact_urls(str(exc))[:200]}"
+        log.error("transcriber.stream_failed", participant_id=pid, error=error)
+        self.failed.append(f"live transcription of {self.names.get(pid, pid)} failed ({error}); "
+                           "their words may be missing (the WAV has them)")
+
     async def aclose(self) -> None:
         """Stop every stream and reader now."""
         for s in self._streams.values():
             await s.aclose()
-        for t in self._readers:
+        for t in self._readers.values():
             t.cancel()
-        await asyncio.gather(*self._readers, return_exceptions=True)
+        await asyncio.gather(*self._readers.values(), return_exceptions=True)
 
 
 @dataclass(slots=True)

@@ -88,7 +88,10 @@ class SymblStream:
 
     # ---- BackendStream -------------------------------------------------------------------------------
     async def push_audio(self, pcm: bytes, position_s: float | None = None) -> None:
-        """Queue audio in frames of at most ``max_frame_bytes``; a jump in ``position_s`` is remembered."""
+        """Queue audio in frames of at most ``max_frame_bytes``; a jump in ``position_s`` is remembered.
+
+        Only queues (no I/O): a broken socket never raises into the caller, the live feed of every participant.
+        """
         if self.error is not None or (self._task is not None and self._task.done()):
             return  # the stream failed for good: the recorded WAV is what recovery will use
         if position_s is not None:
@@ -148,6 +151,9 @@ class SymblStream:
         except BackendError as exc:
             self.error = exc
             log.error("symbl.stream_failed", participant_id=self.participant.id, error=str(exc))
+        except Exception as exc:  # a failed stream, not a failed meeting: recover() transcribes the WAV
+            self.error = BackendError(f"the stream broke: {type(exc).__name__}", retryable=False)
+            log.exception("symbl.stream_broke", participant_id=self.participant.id)
         finally:
             self._events.close()
 
@@ -188,7 +194,7 @@ class SymblStream:
             confidence_threshold=self._opts.confidence_threshold,
             no_connection_timeout=self._opts.no_connection_timeout_s,
         )
-        await ws.send_str(request.to_json())
+        await self._send(ws, request.to_json())
         send = asyncio.create_task(self._send_loop(ws, listening, base), name="symbl.send")
         recv = asyncio.create_task(self._recv_loop(ws, listening, done, base), name="symbl.recv")
         try:
@@ -217,7 +223,7 @@ class SymblStream:
             item = await self._outgoing.get()
             if item is _END:
                 self._outgoing.put_nowait(_END)  # a reconnect must stop again
-                await ws.send_str(stop_request().to_json())
+                await self._send(ws, stop_request().to_json())
                 return
             assert isinstance(item, bytes)
             self._unacked.append((self._sent_until, item))  # from here on a reconnect resends it
@@ -225,9 +231,21 @@ class SymblStream:
             await self._send_frame(ws, item)
 
     async def _send_frame(self, ws: aiohttp.ClientWebSocketResponse, chunk: bytes) -> None:
-        await ws.send_bytes(chunk)
+        await self._send(ws, chunk)
         self.frames_sent += 1
         self.max_frame = max(self.max_frame, len(chunk))
+
+    @staticmethod
+    async def _send(ws: aiohttp.ClientWebSocketResponse, data: bytes | str) -> None:
+        """Send a frame; a socket that went away is a retryable BackendError (the reconnect resends)."""
+        try:
+            if isinstance(data, bytes):
+                await ws.send_bytes(data)
+            else:
+                await ws.send_str(data)
+        except (aiohttp.ClientError, OSError) as exc:
+            # A write can see the drop before the receiving side does (aiohttp: ClientConnectionResetError).
+            raise BackendError(f"sending to Symbl failed: {type(exc).__name__}", retryable=True) from None
 
     async def _recv_loop(self, ws: aiohttp.ClientWebSocketResponse, listening: asyncio.Event,
                          done: asyncio.Event, base: float) -> None:
