@@ -22,6 +22,7 @@ from structlog.testing import capture_logs
 
 from bot.audio import read_wav
 from bot.backends.base import BackendEvent, EventChannel, EventKind, Participant
+from bot.backends.symbl.stream import MAX_RESEND_S
 from bot.bridge.protocol import Conference, Hello, ProtocolError, Roster, TrackStarted, decode_frame, encode_frame
 from bot.bridge.recorder import MeetingRecorder
 from bot.bridge.server import BridgeServer
@@ -35,7 +36,7 @@ from tests.conftest import RunBot
 from tests.doubles.symbl import SymblDouble
 from tests.test_email import Inbox, make_report
 from tests.test_symbl_backend import _backend, _finals, _plain, _speech
-from tests.test_symbl_double import ACTION_HZ, HELLO_HZ, PHRASES, QUESTION_HZ, ToneRecognizer
+from tests.test_symbl_double import ACTION_HZ, HELLO_HZ, PHRASES, QUESTION_HZ, ToneRecognizer, pcm, silence, tone
 
 ROOT = Path(__file__).resolve().parent.parent
 PCM = b"\x10\x00" * 320  # 20 ms
@@ -400,3 +401,41 @@ async def test_item9_one_stream_raising_at_the_end_keeps_the_others_words() -> N
     assert [e.text for e in events] == ["the budget is fine"]
     (failed,) = transcriber.failed
     assert "Ann" in failed and "ClientConnectionResetError" in failed
+
+
+# ---- item 13: the Symbl stream's resend buffer does not grow with silence
+
+@pytest.mark.parametrize("sound", ["silence", "hum"])
+async def test_item13_ten_minutes_without_a_final_hold_at_most_the_resend_cap(sound: str) -> None:
+    # Digital silence, or a hum above -50 dBFS that no final ever covers (below the double's speech threshold).
+    second = pcm(silence(1.0) if sound == "silence" else tone(100.0, 1.0, amp=0.006))
+    cap = int(MAX_RESEND_S * 32000)
+    async with SymblDouble(ToneRecognizer()) as double:
+        backend = _backend(double)
+        stream = await backend.open_stream(Participant("ann1", "Ann"))
+        held = []
+        for s in range(600):
+            await stream.push_audio(second, float(s))
+            await asyncio.sleep(0)
+            held.append(stream.resend_bytes)
+        async with asyncio.timeout(120):  # every frame handed to the socket (no timing assumed, only an upper bound)
+            while stream.frames_sent < 600 * 4:
+                await asyncio.sleep(0.01)
+        held.append(stream.resend_bytes)
+        double.drop_after_frames = stream.frames_sent + 1  # the next frame drops the socket: a reconnect
+        await stream.push_audio(second, 600.0)
+        await stream.end_input()
+        warnings = backend.recognition().warnings
+        await backend.aclose()
+    first, again = double.records
+    assert first.dropped and stream.connections == 2 and stream.error is None
+    assert sum(first.frame_sizes) >= 600 * 32000  # everything was sent once
+    if sound == "silence":  # silence is released at once: nothing to resend, nothing lost
+        assert max(held) <= 8192 and sum(again.frame_sizes) <= 32000
+        assert stream.unresent_s == 0 and warnings == []
+    else:  # the cap holds, only the bounded tail is resent, and the report says the rest was not
+        assert cap - 8192 <= max(held) <= cap
+        assert cap - 8192 <= sum(again.frame_sizes) <= cap + 32000
+        assert 600 - MAX_RESEND_S - 1 <= stream.unresent_s <= 601 - MAX_RESEND_S
+        (warning,) = warnings
+        assert "ann1" in warning and "not resent" in warning and "WAV" in warning
