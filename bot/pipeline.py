@@ -18,6 +18,7 @@ import structlog
 from bot.analysis import AnalysisInput, analyse
 from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, Participant, PostCall, segments_from
 from bot.deadline import StopDeadline
+from bot.outcome import redact_urls
 from bot.report.files import write_report_files
 from bot.report.model import MeetingInfo, Report
 from bot.report.people import Person, Presence, aliases, people
@@ -52,7 +53,7 @@ class Transcriber:
     names: dict[str, str] = field(default_factory=dict)
     events: list[BackendEvent] = field(default_factory=list)
     _streams: dict[str, BackendStream] = field(default_factory=dict)
-    _readers: list[asyncio.Task[None]] = field(default_factory=list)
+    _readers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -63,7 +64,8 @@ class Transcriber:
         if stream is None:
             stream = await self.backend.open_stream(participant)
             self._streams[participant.id] = stream
-            self._readers.append(asyncio.create_task(self._read(stream), name=f"transcriber.{participant.id}"))
+            self._readers[participant.id] = asyncio.create_task(self._read(stream),
+                                                                name=f"transcriber.{participant.id}")
         await stream.push_audio(pcm, position_s)
 
     async def _read(self, stream: BackendStream) -> None:
@@ -88,8 +90,13 @@ class Transcriber:
         """
         try:
             async with (deadline or StopDeadline()).bound(cap_s):
-                await asyncio.gather(*(s.end_input() for s in self._streams.values()))
-                await asyncio.gather(*self._readers)
+                # One participant's stream failing must not cost the others their events.
+                streams, readers = list(self._streams.items()), list(self._readers.items())
+                ended = await asyncio.gather(*(s.end_input() for _, s in streams), return_exceptions=True)
+                read = await asyncio.gather(*(t for _, t in readers), return_exceptions=True)
+            for (pid, _), outcome in [*zip(streams, ended, strict=True), *zip(readers, read, strict=True)]:
+                if isinstance(outcome, Exception):
+                    self._stream_failed(pid, outcome)
         except TimeoutError:
             self._cut_short(cap_s, deadline)
             await self.aclose()
@@ -103,7 +110,7 @@ class Transcriber:
 
     def _cut_short(self, cap_s: float | None, deadline: StopDeadline | None) -> None:
         why = "the bot was stopped" if deadline is not None and deadline.passed else \
-            f"finishing took longer than {cap_s or 0:.0f} s"
+            f"finishing took longer than {cap_s or 0:g} s"
         left = {pid: s for pid, s in self.backlog_s().items() if s >= 0.05}
         for pid, seconds in sorted(left.items()):
             self.warnings.append(f"{self.names.get(pid, pid)}: {seconds:.1f} s of speech not transcribed ({why}); "
@@ -112,13 +119,19 @@ class Transcriber:
             self.warnings.append(f"transcription was cut short ({why}); the transcript may be incomplete")
         log.error("transcriber.cut_short", why=why, untranscribed_s=round(sum(left.values()), 1))
 
+    def _stream_failed(self, pid: str, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {redact_urls(str(exc))[:200]}"
+        log.error("transcriber.stream_failed", participant_id=pid, error=error)
+        self.failed.append(f"live transcription of {self.names.get(pid, pid)} failed ({error}); "
+                           "their words may be missing (the WAV has them)")
+
     async def aclose(self) -> None:
         """Stop every stream and reader now."""
         for s in self._streams.values():
             await s.aclose()
-        for t in self._readers:
+        for t in self._readers.values():
             t.cancel()
-        await asyncio.gather(*self._readers, return_exceptions=True)
+        await asyncio.gather(*self._readers.values(), return_exceptions=True)
 
 
 @dataclass(slots=True)

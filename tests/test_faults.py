@@ -1,5 +1,5 @@
 """Faults and hostile input (issue 12): each test names the item it proves. Real parts throughout (files,
-sockets, an SMTP server, the CLI); the items not yet closed are listed in README's table."""
+sockets, an SMTP server, the CLI); README's table "Faults and hostile input" lists them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import signal
 import struct
 import subprocess
 import sys
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,11 @@ from typing import Any
 import aiohttp
 import pytest
 from aiosmtpd.controller import Controller
+from structlog.testing import capture_logs
 
 from bot.audio import read_wav
+from bot.backends.base import BackendEvent, EventChannel, EventKind, Participant
+from bot.backends.symbl.stream import MAX_RESEND_S
 from bot.bridge.protocol import Conference, Hello, ProtocolError, Roster, TrackStarted, decode_frame, encode_frame
 from bot.bridge.recorder import MeetingRecorder
 from bot.bridge.server import BridgeServer
@@ -27,10 +31,14 @@ from bot.config import load_settings
 from bot.delivery.deliver import deliver_pending, deliver_report, enqueue, outbox_for
 from bot.demo.room import FakeJitsiRoom, demo_settings
 from bot.outcome import EndReason, ExitCode, redact_urls, safe_url
+from bot.pipeline import Transcriber
 from bot.report.files import write_report_files
 from bot.session import MeetingSession
 from tests.conftest import RunBot
+from tests.doubles.symbl import SymblDouble
 from tests.test_email import Inbox, make_report
+from tests.test_symbl_backend import _backend, _finals, _plain, _speech
+from tests.test_symbl_double import ACTION_HZ, HELLO_HZ, PHRASES, QUESTION_HZ, ToneRecognizer, pcm, silence, tone
 
 ROOT = Path(__file__).resolve().parent.parent
 PCM = b"\x10\x00" * 320  # 20 ms
@@ -680,3 +688,130 @@ async def test_item8_a_replay_waits_for_every_utterance(tmp_path: Path, monkeypa
     report = await replay([tmp_path / "ann.wav"], backend, tmp_path / "out", names=["Ann"])
     assert len(report.transcript) >= 3 and {s.text for s in report.transcript} == {"held words"}
     assert not any("not transcribed" in w for w in report.warnings)
+
+
+# ---- item 9 (Symbl): a streaming socket failing under a send
+
+def _wav(path: Path, pcm: bytes) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(pcm)
+    return path
+
+
+@pytest.mark.parametrize("reconnect", [True, False], ids=["reconnects", "reconnect-refused"])
+async def test_item9_a_symbl_send_on_a_closing_socket_costs_nobody_their_words(tmp_path: Path,
+                                                                              reconnect: bool) -> None:
+    ann, bob = Participant("ann1", "Ann"), Participant("bob2", "Bob")
+    talk = {ann: _speech(HELLO_HZ, QUESTION_HZ), bob: _speech(ACTION_HZ)}
+    audio = {p.id: _wav(tmp_path / f"{p.id}.wav", pcm) for p, pcm in talk.items()}
+    step = 3200  # 0.1 s
+    # Ann's socket gets a close frame after 4 frames and the close is never finished: her next write fails.
+    async with SymblDouble(ToneRecognizer(), unfinished_close_after_frames=4, fault_user_id="ann1",
+                           job_polls=1) as double:
+        backend = _backend(double, max_retry=1)
+        transcriber = Transcriber(backend)
+        with capture_logs() as logs:
+            for p, pcm in talk.items():
+                await transcriber.push(p, pcm[:step], 0.0)
+            async with asyncio.timeout(30):
+                while len(double.records) < 2:
+                    await asyncio.sleep(0.01)
+            if not reconnect:
+                double.ws_fail_with = 500  # both sockets are up: only Ann's reconnects are refused
+            for offset in range(step, max(map(len, talk.values())), step):
+                for p, pcm in talk.items():
+                    await transcriber.push(p, pcm[offset : offset + step], offset / 32000)  # never raises
+                await asyncio.sleep(0.005)
+            events = await transcriber.finish(audio, cap_s=60)  # never raises either
+        warnings = backend.recognition().warnings
+        await backend.aclose()
+    (closed,) = [r for r in double.records if r.close_code == 1005]
+    assert closed.start_requests[0]["speaker"]["userId"] == "ann1"
+    assert any("ClientConnectionResetError" in str(e.get("error")) for e in logs if e["event"] == "symbl.reconnecting")
+    assert _plain(PHRASES[ACTION_HZ]) in _finals(events, "bob2")  # Bob's stream never noticed
+    said = _finals(events, "ann1")
+    assert _plain(PHRASES[HELLO_HZ]) in said and _plain(PHRASES[QUESTION_HZ]) in said, said
+    ann_stream, bob_stream = backend.streams
+    assert bob_stream.error is None and transcriber.failed == []
+    if reconnect:  # resumed on a new socket, the unanswered audio resent
+        assert ann_stream.error is None and ann_stream.connections == 2 and warnings == []
+    else:  # failed for good, recovered from her WAV
+        assert ann_stream.error is not None
+        assert any("failed for participant ann1" in w for w in warnings)
+        assert any("ann1: streaming failed; transcribed with the Symbl Async API" in w for w in warnings)
+
+
+class _StreamDyingAtTheEnd(_NullStream):
+    def __init__(self) -> None:
+        self.channel = EventChannel()
+
+    async def end_input(self) -> None:
+        self.channel.close()
+        raise aiohttp.ClientConnectionResetError("Cannot write to closing transport")
+
+    def events(self) -> AsyncIterator[BackendEvent]:
+        return self.channel.__aiter__()
+
+
+class _ReplayingStream(_StreamDyingAtTheEnd):
+    async def end_input(self) -> None:
+        self.channel.put(BackendEvent(EventKind.FINAL, "bob", "the budget is fine", 0.0, 1.0))
+        self.channel.close()
+
+
+class _HalfBrokenBackend(_BrokenBackend):
+    """Ann's stream raises a transport error as it ends; Bob's delivers his words at the same moment."""
+
+    async def open_stream(self, participant: Any) -> _NullStream:
+        return _StreamDyingAtTheEnd() if participant.id == "ann" else _ReplayingStream()
+
+
+async def test_item9_one_stream_raising_at_the_end_keeps_the_others_words() -> None:
+    transcriber = Transcriber(_HalfBrokenBackend())
+    await transcriber.push(Participant("ann", "Ann"), PCM)
+    await transcriber.push(Participant("bob", "Bob"), PCM)
+    events = await transcriber.finish()
+    assert [e.text for e in events] == ["the budget is fine"]
+    (failed,) = transcriber.failed
+    assert "Ann" in failed and "ClientConnectionResetError" in failed
+
+
+# ---- item 13: the Symbl stream's resend buffer does not grow with silence
+
+@pytest.mark.parametrize("sound", ["silence", "hum"])
+async def test_item13_ten_minutes_without_a_final_hold_at_most_the_resend_cap(sound: str) -> None:
+    # Digital silence, or a hum above -50 dBFS that no final ever covers (below the double's speech threshold).
+    second = pcm(silence(1.0) if sound == "silence" else tone(100.0, 1.0, amp=0.006))
+    cap = int(MAX_RESEND_S * 32000)
+    async with SymblDouble(ToneRecognizer()) as double:
+        backend = _backend(double)
+        stream = await backend.open_stream(Participant("ann1", "Ann"))
+        held = []
+        for s in range(600):
+            await stream.push_audio(second, float(s))
+            await asyncio.sleep(0)
+            held.append(stream.resend_bytes)
+        async with asyncio.timeout(120):  # every frame handed to the socket (no timing assumed, only an upper bound)
+            while stream.frames_sent < 600 * 4:
+                await asyncio.sleep(0.01)
+        held.append(stream.resend_bytes)
+        double.drop_after_frames = stream.frames_sent + 1  # the next frame drops the socket: a reconnect
+        await stream.push_audio(second, 600.0)
+        await stream.end_input()
+        warnings = backend.recognition().warnings
+        await backend.aclose()
+    first, again = double.records
+    assert first.dropped and stream.connections == 2 and stream.error is None
+    assert sum(first.frame_sizes) >= 600 * 32000  # everything was sent once
+    if sound == "silence":  # silence is released at once: nothing to resend, nothing lost
+        assert max(held) <= 8192 and sum(again.frame_sizes) <= 32000
+        assert stream.unresent_s == 0 and warnings == []
+    else:  # the cap holds, only the bounded tail is resent, and the report says the rest was not
+        assert cap - 8192 <= max(held) <= cap
+        assert cap - 8192 <= sum(again.frame_sizes) <= cap + 32000
+        assert 600 - MAX_RESEND_S - 1 <= stream.unresent_s <= 601 - MAX_RESEND_S
+        (warning,) = warnings
+        assert "ann1" in warning and "not resent" in warning and "WAV" in warning

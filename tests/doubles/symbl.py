@@ -358,6 +358,11 @@ class SymblDouble:
         reject_oversize: close a socket that sends a binary frame over 8192 bytes (error message, close 1009).
         drop_after_frames / drop_every: abort the TCP connection (no close frame → the client sees 1006)
             after N binary frames on a socket; once per connection id unless ``drop_every``.
+        unfinished_close_after_frames: after N binary frames on a socket (once per connection id), send a
+            close frame without a status code and then neither read nor answer until the client goes away
+            (a close handshake the server never finishes). The client waits for the answer, and every write it
+            makes meanwhile fails (aiohttp: ``ClientConnectionResetError``, "Cannot write to closing transport").
+        fault_user_id: the two faults above hit only sockets whose ``speaker.userId`` is this (None: any).
         interim_results: send ``isFinal: false`` results (None: as the start_request asks, via
             ``config.speechRecognition.interimResults``); ``interim_every_s``: new speech between them.
         slow_s: delay every REST reply (not the WebSocket).
@@ -382,6 +387,8 @@ class SymblDouble:
         reject_oversize: bool = True,
         drop_after_frames: int | None = None,
         drop_every: bool = False,
+        unfinished_close_after_frames: int | None = None,
+        fault_user_id: str | None = None,
         interim_results: bool | None = None,
         interim_every_s: float = 0.5,
         slow_s: float = 0.0,
@@ -405,6 +412,8 @@ class SymblDouble:
         self.reject_oversize = reject_oversize
         self.drop_after_frames = drop_after_frames
         self.drop_every = drop_every
+        self.unfinished_close_after_frames = unfinished_close_after_frames
+        self.fault_user_id = fault_user_id
         self.interim_results = interim_results
         self.interim_every_s = interim_every_s
         self.slow_s = slow_s
@@ -436,6 +445,7 @@ class SymblDouble:
         self._ids = itertools.count(5093011103940608, 7919)
         self._decode_lock = asyncio.Lock()
         self._sockets: set[_Socket] = set()
+        self._stopping = False
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -452,6 +462,7 @@ class SymblDouble:
         """Start serving on 127.0.0.1 with an ephemeral port."""
         if self._runner is not None:
             return
+        self._stopping = False
         app = web.Application(middlewares=[self._middleware], client_max_size=1 << 30)
         app.router.add_post("/oauth2/token:generate", self._token)
         app.router.add_get("/v1/streaming/{connection_id}", self._ws)
@@ -469,6 +480,7 @@ class SymblDouble:
 
     async def aclose(self) -> None:
         """Close the sockets, cancel async jobs, stop the server."""
+        self._stopping = True
         for sock in list(self._sockets):
             with contextlib.suppress(Exception):
                 await sock.ws.close()
@@ -756,8 +768,15 @@ class SymblDouble:
                 part = sock.chunker.partial(self.interim_every_s)
                 if part is not None:
                     await self._utterance(sock, part[0], part[1], sock.chunker.rate, final=False)
-        n = self.drop_after_frames
         cid = rec.connection_id
+        if self.fault_user_id is not None and sock.user.get("userId") != self.fault_user_id:
+            return False
+        n = self.unfinished_close_after_frames
+        if n is not None and sock.binary_frames >= n and cid not in self._dropped_ids:
+            self._dropped_ids.add(cid)
+            await self._unfinished_close(sock)
+            return True
+        n = self.drop_after_frames
         if n is not None and sock.binary_frames >= n and (self.drop_every or cid not in self._dropped_ids):
             self._dropped_ids.add(cid)
             rec.dropped = True
@@ -767,6 +786,21 @@ class SymblDouble:
                 transport.abort()  # no close frame: an abnormal closure for the client
             return True
         return False
+
+    async def _unfinished_close(self, sock: _Socket, hold_s: float = 60.0) -> None:
+        """Send a bare close frame, then hold the socket unread until the client drops it (or ``hold_s``)."""
+        rec = sock.record
+        rec.dropped = True
+        rec.close_code = 1005  # RFC 6455: "no status code was actually present"
+        transport = sock.request.transport
+        if transport is None:
+            return
+        transport.write(b"\x88\x00")  # FIN + opcode 8 (close), empty payload; server frames are not masked
+        deadline = time.monotonic() + hold_s
+        # Polling is the only way to wait without reading: reading would answer the client's close.
+        while not transport.is_closing() and not self._stopping and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        transport.abort()
 
     def _wants_interim(self, sock: _Socket) -> bool:
         if self.interim_results is not None:

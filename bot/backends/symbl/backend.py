@@ -88,6 +88,11 @@ class SymblBackend:
         for s in self.streams:
             if s.error is not None:
                 rec.warnings.append(f"Symbl streaming failed for participant {s.participant.id}: {s.error}")
+            if s.unresent_s:
+                rec.warnings.append(
+                    f"Symbl streaming for participant {s.participant.id}: after a reconnect, {s.unresent_s:.0f} s "
+                    f"of audio with no transcript yet was not resent (the resend buffer keeps "
+                    f"{s.max_resend_s:g} s); words in it may be missing, the recorded WAV has them")
         rec.warnings.extend(self._recovery_warnings)
         return rec
 

@@ -4,8 +4,11 @@ Every participant gets its own WebSocket, all with the meeting's connection id, 
 ``speaker {userId, name}`` (never an email: Symbl mails those). Audio is sent only after
 ``started_listening`` in frames of at most 8192 bytes. Audio stays buffered until a final result covers
 it, so when a socket drops the stream reconnects (same connection id, ``noConnectionTimeout`` set) and
-resends what was not yet acknowledged: no speech is lost. Graceful end: ``stop_request``, then a bounded
-wait for the last finals and ``conversation_completed``.
+resends what was not yet acknowledged. The buffer is bounded: silence with nothing unacknowledged before it
+is released at once (a silent participant holds nothing), and beyond ``max_resend_s`` the oldest audio is
+released; if a reconnect then cannot resend sound that had no final, the stream counts it (``unresent_s``)
+and the report says so: the recorded WAV has it. Graceful end: ``stop_request``, then a bounded wait for the
+last finals and ``conversation_completed``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
+import numpy as np
 import structlog
 
 from bot.backends.base import BackendError, BackendEvent, ConnectOptions, EventChannel, EventKind, Participant
@@ -37,6 +41,8 @@ log = structlog.get_logger(__name__)
 
 SAMPLE_RATE = 16_000
 BYTES_PER_S = SAMPLE_RATE * 2
+MAX_RESEND_S = 60.0  # Symbl finals come per utterance, far sooner; this only bounds a stream that gets none
+SILENCE_RMS = 100.0  # int16 RMS, about -50 dBFS: below any speech, above digital silence and dither
 _END = object()
 
 
@@ -56,6 +62,7 @@ class StreamOptions:
     stop_timeout_s: float = 30.0
     quick_failure_s: float = 2.0       # a socket that dies sooner than this after connecting "failed quickly"
     max_quick_failures: int = 3
+    max_resend_s: float = MAX_RESEND_S  # audio kept for a resend after a reconnect (the WAV keeps everything)
     connect: ConnectOptions = field(default_factory=ConnectOptions)
 
 
@@ -70,7 +77,10 @@ class SymblStream:
         self._http = http
         self._opts = options
         self._outgoing: asyncio.Queue[bytes | object] = asyncio.Queue()
-        self._unacked: deque[tuple[float, bytes]] = deque()  # (logical start s, pcm) sent, not yet final
+        self._unacked: deque[tuple[float, bytes, bool]] = deque()  # (logical start s, pcm, silent): no final yet
+        self._unacked_bytes = 0
+        self._unheard_s = 0.0           # sound released from the buffer with no final yet (this socket)
+        self._unheard_until = 0.0       # logical end of the last such release
         self._logical_s = 0.0           # seconds of audio pushed so far (the stream's own clock)
         self._sent_until = 0.0          # logical seconds handed to a socket so far
         self._segments: list[tuple[float, float]] = [(0.0, 0.0)]  # (logical s, timeline s) at each jump
@@ -81,6 +91,17 @@ class SymblStream:
         self.connections = 0
         self.frames_sent = 0
         self.max_frame = 0
+        self.unresent_s = 0.0           # sound with no final that a reconnect could not resend
+
+    @property
+    def resend_bytes(self) -> int:
+        """Audio held for a resend after a reconnect: sent, but not yet covered by a final."""
+        return self._unacked_bytes
+
+    @property
+    def max_resend_s(self) -> float:
+        """Seconds of audio at most held for a resend."""
+        return self._opts.max_resend_s
 
     def start(self) -> None:
         """Start connecting (outside __init__, so construction has no side effects)."""
@@ -88,7 +109,10 @@ class SymblStream:
 
     # ---- BackendStream -------------------------------------------------------------------------------
     async def push_audio(self, pcm: bytes, position_s: float | None = None) -> None:
-        """Queue audio in frames of at most ``max_frame_bytes``; a jump in ``position_s`` is remembered."""
+        """Queue audio in frames of at most ``max_frame_bytes``; a jump in ``position_s`` is remembered.
+
+        Only queues (no I/O): a broken socket never raises into the caller, the live feed of every participant.
+        """
         if self.error is not None or (self._task is not None and self._task.done()):
             return  # the stream failed for good: the recorded WAV is what recovery will use
         if position_s is not None:
@@ -148,6 +172,9 @@ class SymblStream:
         except BackendError as exc:
             self.error = exc
             log.error("symbl.stream_failed", participant_id=self.participant.id, error=str(exc))
+        except Exception as exc:  # a failed stream, not a failed meeting: recover() transcribes the WAV
+            self.error = BackendError(f"the stream broke: {type(exc).__name__}", retryable=False)
+            log.exception("symbl.stream_broke", participant_id=self.participant.id)
         finally:
             self._events.close()
 
@@ -178,6 +205,10 @@ class SymblStream:
         """One socket's life; True when it ended gracefully after stop_request."""
         ws = await self._connect()
         self.connections += 1
+        if self._unheard_s:  # the old socket took it and went away before a final: the live transcript lacks it
+            self.unresent_s += self._unheard_s
+            log.warning("symbl.not_resent", participant_id=self.participant.id, seconds=round(self._unheard_s, 1))
+            self._unheard_s = 0.0
         listening = asyncio.Event()
         done = asyncio.Event()
         # Socket time 0 is the first audio this socket gets: the oldest unacknowledged chunk, if any.
@@ -188,7 +219,7 @@ class SymblStream:
             confidence_threshold=self._opts.confidence_threshold,
             no_connection_timeout=self._opts.no_connection_timeout_s,
         )
-        await ws.send_str(request.to_json())
+        await self._send(ws, request.to_json())
         send = asyncio.create_task(self._send_loop(ws, listening, base), name="symbl.send")
         recv = asyncio.create_task(self._recv_loop(ws, listening, done, base), name="symbl.recv")
         try:
@@ -211,23 +242,37 @@ class SymblStream:
                 await listening.wait()
         except TimeoutError:
             raise BackendError("Symbl did not start listening", retryable=True) from None
-        for _, chunk in list(self._unacked):  # resume: what the last socket sent but no final covered
+        for _, chunk, _ in list(self._unacked):  # resume: what the last socket sent but no final covered
             await self._send_frame(ws, chunk)
         while True:
             item = await self._outgoing.get()
             if item is _END:
                 self._outgoing.put_nowait(_END)  # a reconnect must stop again
-                await ws.send_str(stop_request().to_json())
+                await self._send(ws, stop_request().to_json())
                 return
             assert isinstance(item, bytes)
-            self._unacked.append((self._sent_until, item))  # from here on a reconnect resends it
+            self._unacked.append((self._sent_until, item, _silent(item)))  # from here on a reconnect resends it
+            self._unacked_bytes += len(item)
             self._sent_until += len(item) / BYTES_PER_S
+            self._release()
             await self._send_frame(ws, item)
 
     async def _send_frame(self, ws: aiohttp.ClientWebSocketResponse, chunk: bytes) -> None:
-        await ws.send_bytes(chunk)
+        await self._send(ws, chunk)
         self.frames_sent += 1
         self.max_frame = max(self.max_frame, len(chunk))
+
+    @staticmethod
+    async def _send(ws: aiohttp.ClientWebSocketResponse, data: bytes | str) -> None:
+        """Send a frame; a socket that went away is a retryable BackendError (the reconnect resends)."""
+        try:
+            if isinstance(data, bytes):
+                await ws.send_bytes(data)
+            else:
+                await ws.send_str(data)
+        except (aiohttp.ClientError, OSError) as exc:
+            # A write can see the drop before the receiving side does (aiohttp: ClientConnectionResetError).
+            raise BackendError(f"sending to Symbl failed: {type(exc).__name__}", retryable=True) from None
 
     async def _recv_loop(self, ws: aiohttp.ClientWebSocketResponse, listening: asyncio.Event,
                          done: asyncio.Event, base: float) -> None:
@@ -268,7 +313,21 @@ class SymblStream:
                                                  end_s=self._timeline(end)))
         if result.is_final:  # everything up to here is safely transcribed: forget it
             while self._unacked and self._unacked[0][0] + len(self._unacked[0][1]) / BYTES_PER_S <= end + 1e-6:
-                self._unacked.popleft()
+                self._unacked_bytes -= len(self._unacked.popleft()[1])
+            if end + 1e-6 >= self._unheard_until:
+                self._unheard_s = 0.0
+            self._release()
+
+    def _release(self) -> None:
+        """Forget what a reconnect need not resend: silence at the head, and audio beyond ``max_resend_s``."""
+        cap = self._opts.max_resend_s * BYTES_PER_S
+        # Only the head goes: the resend must stay contiguous, it is timed from its first chunk.
+        while self._unacked and (self._unacked[0][2] or self._unacked_bytes > cap):
+            start, chunk, silent = self._unacked.popleft()
+            self._unacked_bytes -= len(chunk)
+            if not silent:
+                self._unheard_s += len(chunk) / BYTES_PER_S
+                self._unheard_until = start + len(chunk) / BYTES_PER_S
 
     def _on_insights(self, response: InsightResponse) -> None:
         for insight in response.insights:
@@ -281,3 +340,9 @@ class SymblStream:
     def _timeline(self, logical_s: float) -> float:
         seg = max((s for s in self._segments if s[0] <= logical_s + 1e-9), key=lambda s: s[0])
         return round(seg[1] + (logical_s - seg[0]), 3)
+
+
+def _silent(pcm: bytes) -> bool:
+    """Whether int16 audio is below ``SILENCE_RMS`` (nothing Symbl could transcribe)."""
+    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], "<i2").astype(np.float32)
+    return not x.size or float(np.sqrt(np.mean(x * x))) < SILENCE_RMS
