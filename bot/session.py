@@ -47,6 +47,7 @@ from bot.roster import Roster as RosterTracker
 
 log = structlog.get_logger(__name__)
 
+STRAY_PACKETS = 25  # half a second of 20 ms packets: in flight when the slot moved, not the new owner's audio
 TICK_S = 0.5
 CHAT_QUEUE = 20  # chat answers waiting to be sent, at most
 CHAT_COOLDOWN_S = 2.0  # one command per participant per this long
@@ -563,6 +564,8 @@ class MeetingSession:
         With SSRC rewriting a bridge can forward a rewritten SSRC before renegotiation; Chromium then leaves
         the receiver permanently silent (frames of zeros, zero packets): only getStats() shows it. The
         dominant-speaker events come from the bridge, which hears them, so they say audio should be arriving.
+        A few packets counted just after the binding are the previous owner's, still on their way (measured on a
+        busy machine): they do not make a slot live.
         """
         assert self.recorder is not None
         if not self.dominant:
@@ -570,8 +573,8 @@ class MeetingSession:
         speaker = self.dominant[-1][1]
         for key, (packets, seen, muted) in self._rtp.items():
             stats = self.recorder.tracks.get(key)
-            if stats is None or stats.ended or muted or stats.participant_id != speaker or packets:
-                continue  # only a binding that never received a packet: a speaker pausing is not a silent slot
+            if stats is None or stats.ended or muted or stats.participant_id != speaker or packets > STRAY_PACKETS:
+                continue  # only a binding that never received audio: a speaker pausing is not a silent slot
             if now - max(seen, self._dominant_since) >= self._settings.meeting.silent_slot_s:
                 person = self.roster.people.get(speaker)
                 recover = self.rejoins < self._settings.meeting.max_rejoins
