@@ -130,6 +130,30 @@ async def test_capture_clock_jumps_count_as_lost_audio(client, recorder) -> None
     assert recorder.summary()["lost_ms"] == 100.0
 
 
+async def test_lost_and_undelivered_seconds_per_participant(client, recorder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Ann: contiguous sequence numbers, but her audio clock skipped 100 ms, then 10 ms on a second track
+    # (a rejoin): 0.11 s the browser never rendered. Ben: frames 2 and 3 (40 ms) never arrived: rendered,
+    # not delivered. Kept apart: a starved audio thread is not a dropped frame.
+    ws = await client.ws_connect(f"/audio?token={TOKEN}")
+    await ws.send_str(_track(0, "aa11", "Ann"))
+    await ws.send_str(_track(1, "bb22", "Ben"))
+    for seq, t in enumerate((0, 20, 140, 160)):
+        await ws.send_bytes(encode_frame(0, seq, ORIGIN_MS + t, _pcm(1)))
+    for seq, t in ((0, 0), (1, 20), (4, 80)):
+        await ws.send_bytes(encode_frame(1, seq, ORIGIN_MS + t, _pcm(2)))
+    await ws.send_str(_track(2, "aa11", "Ann"))
+    for seq, t in enumerate((1000, 1030)):
+        await ws.send_bytes(encode_frame(2, seq, ORIGIN_MS + t, _pcm(1)))
+    await ws.close()
+    assert recorder.lost_seconds_by_participant() == {"aa11": 0.11, "bb22": 0.0}
+    assert recorder.undelivered_seconds_by_participant() == {"aa11": 0.0, "bb22": 0.04}
+    assert recorder.lost_ms() == 110.0
+    recorder.close()
+    manifest = json.loads((tmp_path / "audio" / "participants.json").read_text())
+    assert {p["participant_id"]: (p["gaps"], p["gap_ms"], p["lost_ms"]) for p in manifest["participants"]} == {
+        "aa11": (0, 0.0, 110.0), "bb22": (2, 40.0, 0.0)}
+
+
 async def test_files_share_the_meeting_timeline(client, recorder, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ws = await client.ws_connect(f"/audio?token={TOKEN}")
     await ws.send_str(_track(0, "late"))

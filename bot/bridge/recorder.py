@@ -48,6 +48,7 @@ class TrackStats:
     samples: int = 0
     frames: int = 0
     gaps: int = 0          # frames missing according to sequence numbers
+    gap_ms: float = 0.0    # capture-clock time those missing frames covered: rendered, never delivered
     late: int = 0          # frames that arrived out of order or twice
     discontinuities: int = 0   # capture clock jumped between consecutive frames: audio never captured
     lost_ms: float = 0.0       # total of those jumps
@@ -203,7 +204,11 @@ class MeetingRecorder:
             frame = dataclasses.replace(frame, capture_ms=min(max(frame.capture_ms, self.origin_ms), now))
         end_ms = frame.capture_ms + frame.samples * 1000 / SAMPLE_RATE
         if frame.seq > stats.next_seq:
-            stats.gaps += frame.seq - stats.next_seq
+            missing = frame.seq - stats.next_seq
+            stats.gaps += missing
+            # The capture clock spans the missing frames; before any frame, assume they were this one's size.
+            stats.gap_ms += (missing * frame.samples * 1000 / SAMPLE_RATE if stats.last_end_ms is None
+                             else max(0.0, frame.capture_ms - stats.last_end_ms))
         elif frame.seq < stats.next_seq:
             stats.late += 1
         elif stats.last_end_ms is not None and frame.capture_ms - stats.last_end_ms > DISCONTINUITY_MS:
@@ -235,6 +240,29 @@ class MeetingRecorder:
     def lost_ms(self) -> float:
         """Audio the browser never rendered, over all tracks (capture-clock jumps)."""
         return round(sum(s.lost_ms for s in self.tracks.values()), 1)
+
+    def lost_seconds_by_participant(self) -> dict[str, float]:
+        """Seconds of audio the browser never rendered, per participant id (every track they had).
+
+        Only capture-clock jumps (``TrackStats.lost_ms``: the browser's audio thread was starved), not
+        frames missing by sequence number (``undelivered_seconds_by_participant``): different causes, so
+        different warnings. Every participant with a track is listed, 0.0 included.
+        """
+        out: dict[str, float] = {}
+        for stats in self.tracks.values():
+            out[stats.participant_id] = out.get(stats.participant_id, 0.0) + stats.lost_ms
+        return {pid: round(ms / 1000, 3) for pid, ms in out.items()}
+
+    def undelivered_seconds_by_participant(self) -> dict[str, float]:
+        """Seconds of audio rendered but never delivered (frames missing by sequence number), per participant.
+
+        The page drops a frame when its track is not active or its socket is not open; the capture clock
+        tells how long the missing frames were (``TrackStats.gap_ms``).
+        """
+        out: dict[str, float] = {}
+        for stats in self.tracks.values():
+            out[stats.participant_id] = out.get(stats.participant_id, 0.0) + stats.gap_ms
+        return {pid: round(ms / 1000, 3) for pid, ms in out.items()}
 
     def captured_seconds(self) -> dict[str, float]:
         """Seconds of audio captured per participant id (every track they had)."""
@@ -299,6 +327,7 @@ class MeetingRecorder:
                 "captured_samples": sum(s.samples for s in tracks),
                 "expected_samples": sum(s.expected_samples for s in tracks),
                 "gaps": sum(s.gaps for s in tracks),
+                "gap_ms": round(sum(s.gap_ms for s in tracks), 1),
                 "lost_ms": round(sum(s.lost_ms for s in tracks), 1),
             })
         doc = {"sample_rate": SAMPLE_RATE, "origin_ms": self.origin_ms, "participants": entries}
