@@ -375,10 +375,14 @@ class MeetingSession:
         if self.recorder.consumer_dropped:
             facts.warnings.append(f"{self.recorder.consumer_dropped} audio frames were not transcribed "
                                   "(the backend fell behind); the WAV files have them")
-        lost_ms = self.recorder.lost_ms()
-        if lost_ms >= 50:  # below that it is a render quantum or two: not worth a reader's attention
-            facts.warnings.append(f"{lost_ms / 1000:.1f} s of audio never reached the bot "
-                                  "(the browser's audio thread was starved)")
+        for why, seconds in (("the browser's audio thread was starved", self.recorder.lost_seconds_by_participant()),
+                             ("the page's connection to the bot was down too long",
+                              self.recorder.undelivered_seconds_by_participant())):
+            for pid, lost_s in seconds.items():
+                if lost_s >= 0.05:  # below that it is a render quantum or two: not worth a reader's attention
+                    part = self.recorder.participants.get(pid)  # absent only past MAX_PARTICIPANTS
+                    name = (part.names[-1] if part.names else part.display_name) if part else pid
+                    facts.warnings.append(f"{name}: {lost_s:.1f} s of audio lost ({why})")
         facts.warnings.extend(self._room_notes())
         facts.warnings.extend(self.warnings)
         if result.exit_code != ExitCode.OK:

@@ -479,13 +479,11 @@ def _longest_silence_s(samples: Any) -> float:
     return float(np.diff(loud).max()) / 16000
 
 
-@pytest.mark.e2e
-async def test_item5_audio_made_while_the_bridge_socket_is_down_is_sent_after_it(room: FakeJitsiRoom,
-                                                                                run_bot: RunBot,
-                                                                                tmp_path: Path) -> None:
+async def _socket_outage(room: FakeJitsiRoom, session: MeetingSession, seconds: float) -> None:
+    """Ann speaks (a steady tone); the page's socket drops and the bridge refuses it for ``seconds`` (the page
+    retries every 0.25 s, then backs off to 4 s); then Ann goes on until 2 s more arrived, and leaves."""
     from bot.bridge.app import STATE
 
-    session, task = await run_bot(room.url())
     async with asyncio.timeout(30):
         while session.state != "in_call":
             await asyncio.sleep(0.1)
@@ -494,12 +492,11 @@ async def test_item5_audio_made_while_the_bridge_socket_is_down_is_sent_after_it
     async with asyncio.timeout(30):
         while session.recorder.captured_seconds().get("ann", 0) < 2:
             await asyncio.sleep(0.1)
-    # The socket drops and the bridge refuses the page for 3 s (the page retries every 0.25 s, then backs off).
     state = session.bridge._app[STATE]
     token, state.token = state.token, "not-now"
     for ws in set(state.sockets):
         await ws.close()
-    await asyncio.sleep(3)
+    await asyncio.sleep(seconds)
     state.token = token
     async with asyncio.timeout(30):
         while session.bridge.counters.connections < 2 or session.recorder.active_tracks() < 1:
@@ -508,16 +505,50 @@ async def test_item5_audio_made_while_the_bridge_socket_is_down_is_sent_after_it
     async with asyncio.timeout(30):
         while session.recorder.captured_seconds()["ann"] < before + 2:
             await asyncio.sleep(0.1)
+    assert session.bridge.counters.refused_clients >= 1  # the outage happened
     await room.remove_participant("ann")
+
+
+@pytest.mark.e2e
+async def test_item5_audio_made_while_the_bridge_socket_is_down_is_sent_after_it(room: FakeJitsiRoom,
+                                                                                run_bot: RunBot,
+                                                                                tmp_path: Path) -> None:
+    session, task = await run_bot(room.url())
+    await _socket_outage(room, session, 3)
     result = await asyncio.wait_for(task, 60)
-    assert result.exit_code == ExitCode.OK
+    assert result.exit_code == ExitCode.OK and session.recorder is not None
     summary = session.recorder.summary()
     assert summary["gaps"] == 0  # nothing dropped, and the new connection does not count the old frames
-    assert session.bridge.counters.refused_clients >= 1  # the outage happened
     wav = read_wav(tmp_path / "out" / "audio" / "Ann-ann.wav").samples[:, 0]
     # A steady tone: the 3+ s the socket was down must not be a hole in it (a starved audio thread can make
     # a short one on a busy machine; the outage is far longer).
     assert _longest_silence_s(wav) < 1.0
+
+
+@pytest.mark.e2e
+async def test_item5_an_outage_longer_than_the_backlog_is_reported_per_participant(room: FakeJitsiRoom,
+                                                                                   tmp_path: Path) -> None:
+    from bot.backends.local.stt import LocalBackend
+
+    instant = _HeldRecognizer()
+    instant.release.set()
+    out = tmp_path / "out"
+    session = MeetingSession(demo_settings(), room.url(), out, meeting_id="t",
+                             backend=LocalBackend(loader=lambda choice: (instant, [])))
+    task = asyncio.create_task(session.run())
+    try:
+        await _socket_outage(room, session, 13)  # the page keeps 10 s
+        result = await asyncio.wait_for(task, 60)
+    finally:
+        task.cancel()
+    assert result.exit_code == ExitCode.OK
+    warnings = json.loads((out / "report.json").read_text())["warnings"]
+    (line,) = [w for w in warnings if "connection to the bot was down" in w]
+    assert line.startswith("Ann: ")
+    reported = float(line.split()[1])
+    # What was reported lost is the hole in the recording: the loss is accounted for, not guessed.
+    hole = _longest_silence_s(read_wav(out / "audio" / "Ann-ann.wav").samples[:, 0])
+    assert reported >= 1.0 and abs(hole - reported) < 0.3, (hole, reported)
 
 
 # ---- item 7: a stop request bounds the waiting, never the writing

@@ -256,8 +256,8 @@ class MeetingRecorder:
     def undelivered_seconds_by_participant(self) -> dict[str, float]:
         """Seconds of audio rendered but never delivered (frames missing by sequence number), per participant.
 
-        The page drops a frame when its track is not active or its socket is not open; the capture clock
-        tells how long the missing frames were (``TrackStats.gap_ms``).
+        The page drops frames only when its socket to the bridge stays down longer than its backlog holds
+        (10 s per track); the capture clock tells how long the missing frames were (``TrackStats.gap_ms``).
         """
         out: dict[str, float] = {}
         for stats in self.tracks.values():
