@@ -63,7 +63,8 @@ class MeetingSettings(_Section):
         "{delivery} after the meeting. Type /notes help for commands.",
         max_length=1000, description="Posted in the meeting chat on joining ({name}, {delivery}); empty: none.")
     chat_commands: bool = Field(True, description="Obey /notes commands in the meeting chat.")
-    shutdown_grace_s: float = Field(20, gt=0, description="Time to finalize after SIGTERM/SIGINT.")
+    shutdown_grace_s: float = Field(20, gt=0, description="After SIGTERM/SIGINT: time for all waiting (leaving, "
+                                    "pending transcription, sending); the files are written regardless.")
     p2p: bool = Field(
         True,
         description="Allow the peer-to-peer call Jitsi uses for two people (the deployment's own setting applies). "
