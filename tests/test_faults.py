@@ -660,7 +660,7 @@ async def _held_transcriber() -> tuple[Any, _HeldRecognizer]:
     from bot.pipeline import Transcriber
 
     held = _HeldRecognizer()
-    backend = LocalBackend(loader=lambda choice: (held, []))
+    backend = LocalBackend(loader=lambda choice: (held, []), gate=None)  # its "speech" is tone bursts
     transcriber = Transcriber(backend)
     await transcriber.push(Participant("ann", "Ann"), _speechlike(4.0), 0.0)
     return transcriber, held
@@ -712,7 +712,7 @@ async def test_item8_a_replay_waits_for_every_utterance(tmp_path: Path, monkeypa
     monkeypatch.setattr(bot.pipeline, "FINISH_PER_AUDIO_S", 0.0)
     held = _HeldRecognizer()
     threading.Timer(1.0, held.release.set).start()  # decoding is slow, not stuck
-    backend = LocalBackend(loader=lambda choice: (held, []))
+    backend = LocalBackend(loader=lambda choice: (held, []), gate=None)  # its "speech" is tone bursts
     spool = WavSpool(tmp_path / "ann.wav")
     spool.write(_speechlike(4.0) * 3)
     spool.close()

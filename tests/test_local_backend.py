@@ -78,7 +78,7 @@ def _loader(recognizer: Recognizer):  # type: ignore[no-untyped-def]
 
 async def test_waiting_utterances_are_packed_and_split_back() -> None:
     rec = ScriptedRecognizer()
-    backend = LocalBackend(AsrChoice(), loader=_loader(rec))
+    backend = LocalBackend(AsrChoice(), loader=_loader(rec), gate=None)  # its "speech" is tone bursts
     await backend.prepare()
     people = [Participant("a", "Ann"), Participant("b", "Bo")]
     streams = [await backend.open_stream(p) for p in people]

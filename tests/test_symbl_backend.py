@@ -163,7 +163,7 @@ async def test_a_dead_streaming_api_falls_back_to_async_then_to_local(tmp_path) 
             settings = load_settings(None, {"symbl": {"base_url": double.base_url, "app_id": double.app_id,
                                                       "app_secret": double.app_secret, "retry_interval_s": 0.01,
                                                       "max_retry": 1}}).symbl
-            local = lambda: LocalBackend(loader=lambda choice: (tones, []))  # noqa: E731
+            local = lambda: LocalBackend(loader=lambda choice: (tones, []), gate=None)  # noqa: E731
             backend = SymblBackend(settings, local_fallback=local, async_poll_s=0.01)
             report = await replay([wav], backend, tmp_path / f"out-{async_works}", names=["Ann"])
         said = " ".join(s.text for s in report.transcript).lower()

@@ -93,6 +93,11 @@ def packaged_whisper_base(cache_dir: Path) -> Path:
     return target
 
 
+# Whisper's own limit for a decode it retries at a higher temperature; a segment still above it after the
+# retries is a repetition loop (faster-whisper returns it anyway).
+MAX_COMPRESSION_RATIO = 2.4
+
+
 class WhisperRecognizer:
     """faster-whisper on the CPU (int8), one utterance (or a pack of them) per call."""
 
@@ -113,6 +118,8 @@ class WhisperRecognizer:
         words: list[Word] = []
         texts: list[str] = []
         for seg in segments:
+            if seg.compression_ratio > MAX_COMPRESSION_RATIO:  # a decoder loop ("the the the …"), not speech
+                continue
             texts.append(seg.text.strip())
             for w in seg.words or []:
                 words.append(Word(text=w.word.strip(), start_s=round(w.start, 3), end_s=round(w.end, 3),

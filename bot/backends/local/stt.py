@@ -23,6 +23,7 @@ import numpy as np
 import structlog
 
 from bot.backends.base import BackendEvent, EventChannel, EventKind, Participant, PostCall, Recognition
+from bot.backends.local.gate import SpeechGate
 from bot.backends.local.models import AsrChoice, Decoded, Recognizer, load_recognizer
 from bot.backends.local.vad import SAMPLE_RATE, Segmenter, Utterance, VadOptions
 from bot.report.model import Word
@@ -38,6 +39,7 @@ class _Job:
     stream: LocalStream
     utt: Utterance
     cut_at: float
+    seconds: float  # as queued (the gate may crop ``utt``)
 
 
 class LocalStream:
@@ -50,6 +52,7 @@ class LocalStream:
         self._events = EventChannel()
         self.pending = 0
         self.pending_audio_s = 0.0  # of the utterances queued and not decoded yet
+        self.rejected: list[tuple[float, float]] = []  # utterances the speech gate found no speech in
         self._drained = asyncio.Event()
         self._ended = False
 
@@ -120,6 +123,8 @@ class LocalBackend:
         vad: segmentation options.
         loader: loads the recognizer (injectable for tests); runs in the worker thread.
         pack: pack waiting utterances into one decode (needs a recognizer with word timestamps).
+        gate: makes the speech gate that keeps non-speech (tones, hum, noise, music) from the recognizer; runs
+            in the worker thread; None: every utterance is decoded.
     """
 
     name = "local"
@@ -131,11 +136,14 @@ class LocalBackend:
         vad: VadOptions | None = None,
         loader: Callable[[AsrChoice], tuple[Recognizer, list[str]]] = load_recognizer,
         pack: bool = True,
+        gate: Callable[[], SpeechGate] | None = SpeechGate,
     ) -> None:
         self._choice = choice or AsrChoice()
         self._vad = vad or VadOptions()
         self._loader = loader
         self._pack = pack
+        self._gate_factory = gate
+        self._gate: SpeechGate | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr", initializer=_lower_priority)
         self._recognizer: asyncio.Future[tuple[Recognizer, list[str]]] | None = None
         self._streams: list[LocalStream] = []
@@ -145,14 +153,26 @@ class LocalBackend:
         self.decode_seconds = 0.0            # worker thread time spent decoding
         self.audio_seconds = 0.0             # utterance audio decoded
         self.decodes = 0
+        self.rejected = 0                    # utterances the speech gate found no speech in
         self.load_error: str | None = None
 
     async def _get_recognizer(self) -> tuple[Recognizer, list[str]]:
         if self._recognizer is None:
             loop = asyncio.get_running_loop()
-            self._recognizer = asyncio.ensure_future(
-                loop.run_in_executor(self._executor, self._loader, self._choice))
+            self._recognizer = asyncio.ensure_future(loop.run_in_executor(self._executor, self._load))
         return await self._recognizer
+
+    def _load(self) -> tuple[Recognizer, list[str]]:
+        """In the worker thread: the recognizer, and the speech gate beside it."""
+        recognizer, warnings = self._loader(self._choice)
+        if self._gate_factory is not None:
+            try:
+                self._gate = self._gate_factory()
+            except Exception as exc:  # no onnxruntime or no model file: transcribe everything, say so
+                log.warning("asr.gate_unavailable", error=str(exc)[:300])
+                warnings = [*warnings, f"the speech gate (Silero VAD) could not be loaded ({str(exc)[:200]}): "
+                            "tones, noise or music may be transcribed as words"]
+        return recognizer, warnings
 
     async def prepare(self) -> None:
         """Load the recognizer now rather than at the first utterance."""
@@ -169,8 +189,9 @@ class LocalBackend:
     def submit(self, stream: LocalStream, utt: Utterance) -> None:
         """Queue an utterance for decoding."""
         stream.pending += 1
-        stream.pending_audio_s += utt.end_s - utt.start_s
-        self._jobs.put_nowait(_Job(stream, utt, time.monotonic()))
+        seconds = utt.end_s - utt.start_s
+        stream.pending_audio_s += seconds
+        self._jobs.put_nowait(_Job(stream, utt, time.monotonic(), seconds))
 
     async def _decode_loop(self) -> None:
         while True:
@@ -184,7 +205,7 @@ class LocalBackend:
                 while not self._jobs.empty():
                     batch.append(self._jobs.get_nowait())
                 for job in batch:
-                    job.stream.done_one(None, job.utt.end_s - job.utt.start_s)
+                    job.stream.done_one(None, job.seconds)
                 continue
             packable = self._pack and getattr(recognizer, "word_timestamps", False)
             total = batch[0].utt.end_s - batch[0].utt.start_s
@@ -196,6 +217,8 @@ class LocalBackend:
                 batch.append(self._jobs.get_nowait())
                 total += PACK_GAP_S + length
             batch = [j for j in batch if not j.stream.closed]
+            if batch and self._gate is not None:
+                batch = await self._gated(self._gate, batch)
             if not batch:
                 continue
             try:
@@ -206,7 +229,26 @@ class LocalBackend:
             now = time.monotonic()
             for job, event in zip(batch, events, strict=True):
                 self.latencies_s.append(now - job.cut_at)
-                job.stream.done_one(event, job.utt.end_s - job.utt.start_s)
+                job.stream.done_one(event, job.seconds)
+
+    async def _gated(self, gate: SpeechGate, batch: list[_Job]) -> list[_Job]:
+        """The jobs with speech in them, each cropped to it; the others end here, with no event."""
+
+        def work() -> list[tuple[int, int] | None]:
+            return [gate.span(np.frombuffer(j.utt.pcm, dtype="<i2").astype(np.float32) / 32768.0) for j in batch]
+
+        spans = await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        kept = []
+        for job, span in zip(batch, spans, strict=True):
+            if span is None:
+                job.stream.rejected.append((job.utt.start_s, job.utt.end_s))
+                job.stream.done_one(None, job.seconds)
+                self.rejected += 1
+                continue
+            start, end = span
+            job.utt = Utterance(job.utt.start_s + start / SAMPLE_RATE, job.utt.pcm[start * 2 : end * 2])
+            kept.append(job)
+        return kept
 
     async def _decode(self, recognizer: Recognizer, batch: list[_Job]) -> list[BackendEvent | None]:
         gap = np.zeros(int(PACK_GAP_S * SAMPLE_RATE), dtype=np.float32)
@@ -233,7 +275,7 @@ class LocalBackend:
         self.audio_seconds += sum(len(j.utt.pcm) / 2 / SAMPLE_RATE for j in batch)
         self.decodes += 1
         if len(batch) == 1:
-            return [self._event(batch[0], decoded.text, list(decoded.words), 0.0)]
+            return [self._event(batch[0], decoded.text, list(decoded.words), 0.0, hints)]
         # A word belongs to the utterance it ends in, split at the middle of each gap: Whisper often times
         # the first word after a silence too early (right after the previous word) but still ends it late.
         events: list[BackendEvent | None] = []
@@ -242,12 +284,13 @@ class LocalBackend:
             lo = bounds[i - 1] if i > 0 else -1e9
             hi = bounds[i] if i < len(bounds) else 1e9
             mine = [w for w in decoded.words if lo <= w.end_s < hi]
-            events.append(self._event(job, " ".join(w.text for w in mine), mine, offsets[i]))
+            events.append(self._event(job, " ".join(w.text for w in mine), mine, offsets[i], hints))
         return events
 
-    def _event(self, job: _Job, text: str, words: list[Word], offset_s: float) -> BackendEvent | None:
+    def _event(self, job: _Job, text: str, words: list[Word], offset_s: float,
+               hints: str | None = None) -> BackendEvent | None:
         text = text.strip()
-        if not text:
+        if not text or recites(text, hints):
             return None
         shift = job.utt.start_s - offset_s
         lo, hi = job.utt.start_s, job.utt.end_s
@@ -273,7 +316,8 @@ class LocalBackend:
             rec.recognizer = recognizer.name
             rec.warnings.extend(warnings)
         for s in self._streams:
-            rec.speech.setdefault(s.participant.id, []).extend(s.segmenter.voiced)
+            voiced = _without(s.segmenter.voiced, s.rejected)  # no talk time for what was not speech
+            rec.speech.setdefault(s.participant.id, []).extend(voiced)
         return rec
 
     async def recover(self, audio: dict[str, Path]) -> list[BackendEvent]:
@@ -298,3 +342,27 @@ class LocalBackend:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _without(intervals: list[tuple[float, float]], holes: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``intervals`` with the time covered by ``holes`` taken out."""
+    out = []
+    for start, end in intervals:
+        pieces = [(start, end)]
+        for h0, h1 in holes:
+            pieces = [p for a, b in pieces for p in ((a, min(b, h0)), (max(a, h1), b)) if p[1] - p[0] > 1e-6]
+        out.extend(pieces)
+    return out
+
+
+def _plain_words(text: str) -> list[str]:
+    return [w for w in (t.strip(".,!?;:…\"'()-").casefold() for t in text.split()) if w]
+
+
+def recites(text: str, hints: str | None) -> bool:
+    """Whether ``text`` only recites the decoder's hints (the participants' names).
+
+    That is Whisper's answer to sound that is not speech. One name alone is kept: people do say just "Kwame?".
+    """
+    said = set(_plain_words(text))
+    return bool(hints) and len(said) >= 2 and said <= set(_plain_words(hints or ""))
