@@ -27,9 +27,10 @@ log = structlog.get_logger(__name__)
 
 
 # Finishing a live meeting may take this long, plus FINISH_PER_AUDIO_S per second of audio still waiting to be
-# transcribed: decoding at half real time is far slower than any machine that kept up during the meeting.
-FINISH_BASE_S = 30.0
-FINISH_PER_AUDIO_S = 2.0
+# transcribed. Whisper base decodes at 0.15-0.3x real time on 2 idle cores, but it runs at a lower priority than
+# the browser: on a machine busy with other work it was measured at over 3x (22 s of speech not done in 74 s).
+FINISH_BASE_S = 60.0
+FINISH_PER_AUDIO_S = 8.0
 
 
 @runtime_checkable

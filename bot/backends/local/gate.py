@@ -1,4 +1,4 @@
-"""The speech gate: is there speech in an utterance at all, and where?
+"""The speech gate: is there speech in an utterance at all?
 
 webrtcvad (the segmenter's) is cheap and streams, but it cuts utterances from tones, hum, noise and music
 (measured: hum, white noise and music 100% of their 30 ms frames voiced, beeps 74%, brown noise 27–36%, and a
@@ -6,8 +6,8 @@ steady tone after someone spoke rides along in one long utterance); Whisper then
 the participants' names from its hints). Silero VAD, which faster-whisper ships (``assets/silero_vad_v6.onnx``,
 run by onnxruntime), gives every one of those 0% and espeak-ng speech 62–68% of its 32 ms windows
 (``tests/test_speech_gate.py`` holds the signals). So every utterance goes through Silero before decoding:
-less than ``min_speech_s`` of it voiced, and it is not speech; otherwise it is cropped to its speech, with a
-margin.
+less than ``min_speech_s`` of it voiced, and it is not speech. Utterances are not cropped to Silero's speech:
+that cost words at their edges (the replay test meeting's WER went over its bound).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ class GateOptions:
 
     threshold: float = 0.5      # Silero speech probability of a voiced window (its authors' default)
     min_speech_s: float = 0.25  # less voiced audio than this is not an utterance
-    margin_s: float = 0.3       # kept around the speech when cropping (soft word edges)
 
 
 def silero_path() -> Path:
@@ -59,12 +58,10 @@ class SpeechGate:
         padded = np.pad(audio.astype(np.float32), (0, (-len(audio)) % WINDOW))
         return np.asarray(self._model(padded), dtype=np.float32).ravel()
 
-    def span(self, audio: np.ndarray) -> tuple[int, int] | None:
-        """The sample range that holds the speech (with the margin), or None when there is none."""
-        voiced = np.flatnonzero(self.probabilities(audio) >= self.options.threshold)
-        if len(voiced) * WINDOW / SAMPLE_RATE < self.options.min_speech_s:
-            return None
-        margin = int(self.options.margin_s * SAMPLE_RATE)
-        start = max(0, int(voiced[0]) * WINDOW - margin)
-        end = min(len(audio), (int(voiced[-1]) + 1) * WINDOW + margin)
-        return start, end
+    def voiced_s(self, audio: np.ndarray) -> float:
+        """Seconds of ``audio`` Silero calls speech."""
+        return int(np.count_nonzero(self.probabilities(audio) >= self.options.threshold)) * WINDOW / SAMPLE_RATE
+
+    def is_speech(self, audio: np.ndarray) -> bool:
+        """Whether ``audio`` holds at least ``min_speech_s`` of speech."""
+        return self.voiced_s(audio) >= self.options.min_speech_s

@@ -39,7 +39,7 @@ class _Job:
     stream: LocalStream
     utt: Utterance
     cut_at: float
-    seconds: float  # as queued (the gate may crop ``utt``)
+    seconds: float  # of ``utt``
 
 
 class LocalStream:
@@ -232,23 +232,19 @@ class LocalBackend:
                 job.stream.done_one(event, job.seconds)
 
     async def _gated(self, gate: SpeechGate, batch: list[_Job]) -> list[_Job]:
-        """The jobs with speech in them, each cropped to it; the others end here, with no event."""
+        """The jobs with speech in them; the others end here, with no event."""
 
-        def work() -> list[tuple[int, int] | None]:
-            return [gate.span(np.frombuffer(j.utt.pcm, dtype="<i2").astype(np.float32) / 32768.0) for j in batch]
+        def work() -> list[bool]:
+            return [gate.is_speech(np.frombuffer(j.utt.pcm, dtype="<i2").astype(np.float32) / 32768.0)
+                    for j in batch]
 
-        spans = await asyncio.get_running_loop().run_in_executor(self._executor, work)
-        kept = []
-        for job, span in zip(batch, spans, strict=True):
-            if span is None:
+        speech = await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        for job, ok in zip(batch, speech, strict=True):
+            if not ok:
                 job.stream.rejected.append((job.utt.start_s, job.utt.end_s))
                 job.stream.done_one(None, job.seconds)
                 self.rejected += 1
-                continue
-            start, end = span
-            job.utt = Utterance(job.utt.start_s + start / SAMPLE_RATE, job.utt.pcm[start * 2 : end * 2])
-            kept.append(job)
-        return kept
+        return [job for job, ok in zip(batch, speech, strict=True) if ok]
 
     async def _decode(self, recognizer: Recognizer, batch: list[_Job]) -> list[BackendEvent | None]:
         gap = np.zeros(int(PACK_GAP_S * SAMPLE_RATE), dtype=np.float32)
