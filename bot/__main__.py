@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from datetime import UTC, datetime
@@ -117,12 +118,26 @@ async def _join(settings: Settings, url: str, out_dir: Path, meeting_id: str) ->
     return result.exit_code
 
 
+def _unwritable(out_dir: Path) -> str | None:
+    """Why the artifacts cannot go to ``out_dir`` (made here if missing), or None: checked before any work."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot use {out_dir} for the files: {exc.strerror or exc}"
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        return f"cannot write to {out_dir}"
+    return None
+
+
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from bot.backends import create_backend
     from bot.replay import ReplayInputError, replay
 
     names = [n.strip() for n in args.names.split(",")] if args.names else None
     out_dir = args.out or settings.output.dir / f"replay-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    if (problem := _unwritable(out_dir)) is not None:
+        print(f"jitsi-bot: {problem}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     try:
         report = asyncio.run(replay(args.wavs, create_backend(settings), out_dir, names=names,
                                     title=args.title, progress=sys.stderr.isatty()))
@@ -189,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out or settings.output.dir / meeting_id
     if (out_dir / "meeting.json").exists():  # another meeting's recordings and report: never overwrite them
         print(f"jitsi-bot: {out_dir} already holds a meeting (meeting.json); give another --out", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    if (problem := _unwritable(out_dir)) is not None:
+        print(f"jitsi-bot: {problem}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     with bind_meeting(meeting_id):
         return int(asyncio.run(_join(settings, args.url, out_dir, meeting_id)))

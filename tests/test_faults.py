@@ -168,6 +168,16 @@ def test_item4_an_out_folder_holding_a_meeting_is_refused(tmp_path: Path) -> Non
     assert json.loads((out / "meeting.json").read_text()) == {"meeting_id": "earlier"}
 
 
+@pytest.mark.parametrize("command", ["join https://meet.example.org/Room", "replay /etc/hostname"])
+def test_bad_input_an_out_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path, command: str) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = subprocess.run([sys.executable, "-m", "bot", *command.split(), "--out", str(blocker / "meeting")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"cannot use {blocker / 'meeting'} for the files" in proc.stderr
+
+
 # ---- item 10: one damaged outbox item does not stop the pass
 
 def _smtp_settings(port: int, **smtp: Any) -> Any:
