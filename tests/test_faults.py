@@ -34,7 +34,7 @@ from bot.outcome import EndReason, ExitCode, redact_urls, safe_url
 from bot.pipeline import Transcriber
 from bot.report.files import write_report_files
 from bot.session import MeetingSession
-from tests.conftest import RunBot
+from tests.conftest import RunBot, dominant_hz
 from tests.doubles.symbl import SymblDouble
 from tests.test_email import Inbox, make_report
 from tests.test_symbl_backend import _backend, _finals, _plain, _speech
@@ -489,9 +489,11 @@ def _longest_silence_s(samples: Any) -> float:
     return float(np.diff(loud).max()) / 16000
 
 
-async def _socket_outage(room: FakeJitsiRoom, session: MeetingSession, seconds: float) -> None:
+async def _socket_outage(room: FakeJitsiRoom, session: MeetingSession, seconds: float,
+                         during: Any = None, then: str = "ann") -> None:
     """Ann speaks (a steady tone); the page's socket drops and the bridge refuses it for ``seconds`` (the page
-    retries every 0.25 s, then backs off to 4 s); then Ann goes on until 2 s more arrived, and leaves."""
+    retries every 0.25 s, then backs off to 4 s), ``during()`` is awaited half-way; then ``then`` goes on until
+    2 s more of theirs arrived, and everyone leaves."""
     from bot.bridge.app import STATE
 
     async with asyncio.timeout(30):
@@ -506,17 +508,21 @@ async def _socket_outage(room: FakeJitsiRoom, session: MeetingSession, seconds: 
     token, state.token = state.token, "not-now"
     for ws in set(state.sockets):
         await ws.close()
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(seconds / 2)
+    if during is not None:
+        await during()
+    await asyncio.sleep(seconds / 2)
     state.token = token
     async with asyncio.timeout(30):
         while session.bridge.counters.connections < 2 or session.recorder.active_tracks() < 1:
             await asyncio.sleep(0.1)
-    before = session.recorder.captured_seconds()["ann"]
+    before = session.recorder.captured_seconds().get(then, 0)
     async with asyncio.timeout(30):
-        while session.recorder.captured_seconds()["ann"] < before + 2:
+        while session.recorder.captured_seconds().get(then, 0) < before + 2:
             await asyncio.sleep(0.1)
     assert session.bridge.counters.refused_clients >= 1  # the outage happened
-    await room.remove_participant("ann")
+    for pid in list(session.roster.people):
+        await room.remove_participant(pid)
 
 
 @pytest.mark.e2e
@@ -533,6 +539,27 @@ async def test_item5_audio_made_while_the_bridge_socket_is_down_is_sent_after_it
     # A steady tone: the 3+ s the socket was down must not be a hole in it (a starved audio thread can make
     # a short one on a busy machine; the outage is far longer).
     assert _longest_silence_s(wav) < 1.0
+
+
+@pytest.mark.e2e
+async def test_item5_a_slot_that_changes_owner_while_the_socket_is_down_keeps_both_owners_audio(
+        room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
+    session, task = await run_bot(room.url())
+
+    async def hand_over() -> None:  # SSRC rewriting moves Ann's slot to Eve while the page cannot send
+        await room.add_participant("eve", "Eve", tone_hz=600, audio=False)
+        await room.rewrite_ssrc("ann", "eve")
+
+    await _socket_outage(room, session, 4, during=hand_over, then="eve")
+    result = await asyncio.wait_for(task, 60)
+    assert result.exit_code == ExitCode.OK and session.recorder is not None
+    summary = session.recorder.summary()
+    # Ann's audio from before the handover was announced as hers again: none of it unknown, none missing.
+    assert summary["unknown_track_frames"] == 0 and summary["gaps"] == 0, summary
+    ann = read_wav(tmp_path / "out" / "audio" / "Ann-ann.wav").samples[:, 0]
+    eve = read_wav(tmp_path / "out" / "audio" / "Eve-eve.wav").samples[:, 0]
+    assert _longest_silence_s(ann) < 1.0  # her tone right up to the handover, outage included
+    assert abs(dominant_hz(eve.astype(float) / 32768) - 600) < 10 and _longest_silence_s(eve) < 1.0
 
 
 @pytest.mark.e2e

@@ -26,28 +26,45 @@
   let ws = null;
   let retryMs = 250;
   const pendingText = [];
-  // Bindings (track index -> {taps, frames, ended}) the bridge must hear about after a reconnect: every live one,
-  // and an ended one while audio of it waits. Audio made while the socket is down waits here, 10 s per binding
-  // at most (the oldest goes first; the bridge counts what went as missing by sequence number).
+  // Bindings (track index -> {msg, taps, frames, from, ended}) the bridge must hear about after a reconnect: every
+  // live one, and an ended one while audio of it waits. Audio made while the socket is down waits here: 10 s per
+  // binding, 60 s over all of them at most (the oldest goes first; the bridge counts what went as missing, by
+  // sequence number). A binding keeps its own announcement: its taps may belong to another binding by then.
   const bindings = new Map();
   const BACKLOG_FRAMES = Math.ceil(10000 / CFG.chunkMs);
+  const TOTAL_FRAMES = 6 * BACKLOG_FRAMES;
+  let heldFrames = 0;
   const isOpen = () => !!ws && ws.readyState === 1;
+  // Sent afresh on every (re)connect anyway: never queued while the socket is down.
+  const STATE_TYPES = new Set(["roster", "track_stats"]);
   function send(obj) {
-    const text = JSON.stringify(obj);
-    if (isOpen()) ws.send(text);
-    else if (pendingText.length < 200) pendingText.push(text);
+    if (isOpen()) ws.send(JSON.stringify(obj));
+    else if (!STATE_TYPES.has(obj.type) && pendingText.length < 200) pendingText.push(JSON.stringify(obj));
   }
-  function trackMessage(taps, seq) {
+  function trackMessage(taps) {
     return { type: "track", track: taps.index, track_id: clip(taps.id, 250), participant_id: clip(taps.owner, 250),
-             display_name: clip(taps.name), source_name: clip(taps.sourceName, 250), p2p: taps.p2p, seq };
+             display_name: clip(taps.name), source_name: clip(taps.sourceName, 250), p2p: taps.p2p };
+  }
+  function hold(b, seq, data) {
+    if (b.from === undefined) b.from = seq;
+    b.frames.push(data);
+    heldFrames++;
+    if (b.frames.length > BACKLOG_FRAMES) { b.frames.shift(); heldFrames--; }
+    for (const other of bindings.values()) { // over the total: the oldest binding's oldest audio goes
+      if (heldFrames <= TOTAL_FRAMES) break;
+      while (other.frames.length && heldFrames > TOTAL_FRAMES) { other.frames.shift(); heldFrames--; }
+    }
   }
   function resendBindings(sock) {
     // A new connection starts a new index space on the bridge: announce the bindings again, from the first frame
-    // still held, then that audio; a binding that ended meanwhile is ended again.
+    // not sent (frames dropped from a full backlog count as missing), then the audio held; a binding that ended
+    // meanwhile is ended again.
     for (const [index, b] of [...bindings]) {
-      // From the first frame not sent: frames dropped from a full backlog count as missing.
-      sock.send(JSON.stringify(trackMessage(b.taps, b.from === undefined ? b.taps.seq : b.from)));
+      const live = b.taps.index === index && b.taps.active;
+      const next = b.from !== undefined ? b.from : live ? b.taps.seq : 0;
+      sock.send(JSON.stringify({ ...b.msg, seq: next }));
       for (const data of b.frames) sock.send(data);
+      heldFrames -= b.frames.length;
       b.frames = [];
       b.from = undefined;
       if (b.ended) {
@@ -185,10 +202,7 @@
     frame.set(new Uint8Array(pcm), 16);
     if (isOpen()) { ws.send(frame.buffer); return; }
     const b = bindings.get(taps.index);
-    if (!b) return;
-    if (b.from === undefined) b.from = seq;
-    b.frames.push(frame.buffer);
-    if (b.frames.length > BACKLOG_FRAMES) b.frames.shift();
+    if (b) hold(b, seq, frame.buffer);
   }
   async function buildTaps(taps) {
     const c = await audioContext();
@@ -234,8 +248,9 @@
   function announce(taps) {
     taps.index = nextIndex++ & 0xffff;
     taps.seq = 0;
-    bindings.set(taps.index, { taps, frames: [], from: undefined, ended: false });
-    if (isOpen()) ws.send(JSON.stringify(trackMessage(taps, 0))); // else: resendBindings() on reconnect
+    const msg = trackMessage(taps);
+    bindings.set(taps.index, { msg, taps, frames: [], from: undefined, ended: false });
+    if (isOpen()) ws.send(JSON.stringify({ ...msg, seq: 0 })); // else: resendBindings() on reconnect
   }
   function isRemoteAudio(track) {
     try {
