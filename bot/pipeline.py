@@ -103,7 +103,16 @@ class Transcriber:
             await self.aclose()
         if audio:
             try:
-                self.events.extend(await self.backend.recover(audio))
+                async with (deadline or StopDeadline()).bound():  # an upload and a poll, or a local decode
+                    self.events.extend(await self.backend.recover(audio))
+            except TimeoutError:
+                if deadline is None or not deadline.passed:
+                    log.exception("transcriber.recover_failed")
+                    self.failed.append("recovering failed streams failed: TimeoutError")
+                else:
+                    log.error("transcriber.recover_cut_short")
+                    self.failed.append("failed streams were not recovered (the bot was stopped); "
+                                       "the recordings have them: jitsi-bot replay")
             except Exception as exc:  # recovery is best effort: the WAV files keep the audio
                 log.exception("transcriber.recover_failed")
                 self.failed.append(f"recovering failed streams failed: {type(exc).__name__}")

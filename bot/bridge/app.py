@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 import weakref
@@ -146,7 +147,13 @@ async def _audio(request: web.Request) -> web.StreamResponse:
     state.counters.connections += 1
     log.info("bridge.page_connected", conn=conn)
     try:
+        handled = 0
         async for msg in ws:
+            handled += 1
+            if handled % 50 == 0:
+                # A page sending its backlog after a reconnect (10 s per track) arrives all at once: let the
+                # consumers of the frame queue run, or the burst overflows it.
+                await asyncio.sleep(0)
             if msg.type == WSMsgType.BINARY:
                 _on_binary(state, conn, msg.data)
             elif msg.type == WSMsgType.TEXT:

@@ -70,7 +70,8 @@ class BridgeServer:
 
     async def start(self) -> None:
         """Bind and serve."""
-        self._runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
+        # Stopping waits this long at most for page connections to finish (aiohttp's default is 60 s).
+        self._runner = web.AppRunner(self._app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()

@@ -216,9 +216,15 @@ class LocalBackend:
                     break
                 batch.append(self._jobs.get_nowait())
                 total += PACK_GAP_S + length
+            for job in batch:
+                if job.stream.closed:  # stopped: nobody waits for it, but its backlog must not stay counted
+                    job.stream.done_one(None, job.seconds)
             batch = [j for j in batch if not j.stream.closed]
             if batch and self._gate is not None:
-                batch = await self._gated(self._gate, batch)
+                try:
+                    batch = await self._gated(self._gate, batch)
+                except Exception:  # a gate that fails lets everything through: words over none
+                    log.exception("asr.gate_failed", utterances=len(batch))
             if not batch:
                 continue
             try:
