@@ -150,7 +150,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _deliver(settings: Settings, meeting_dir: Path, *, retry_failed: bool = False) -> int:
-    from bot.delivery.deliver import deliver_pending, enqueue, outbox_for
+    from bot.delivery.deliver import deliver_pending, drop_superseded, enqueue, outbox_for
     from bot.report.model import Report
 
     report_file = meeting_dir / "report.json"
@@ -165,6 +165,10 @@ async def _deliver(settings: Settings, meeting_dir: Path, *, retry_failed: bool 
     # Deliveries configured now and never made are added; delivered ones are recorded and not repeated.
     outbox = enqueue(report, meeting_dir, settings) if (settings.email.to or settings.webhook.url) \
         else outbox_for(meeting_dir)
+    if settings.webhook.url:  # a refused webhook whose URL has been fixed since: the new one replaces it
+        for item in drop_superseded(outbox, report, settings):
+            print(f"jitsi-bot: dropped the failed webhook to {item.target}: webhook.url now names another",
+                  file=sys.stderr)
     left = await deliver_pending(outbox, settings, retry_failed=retry_failed)
     for item in left:
         state = "failed permanently" if item.permanent else "still pending"

@@ -306,6 +306,39 @@ async def test_item11_a_webhook_answering_410_is_a_permanent_failure(tmp_path: P
     assert outbox_for(tmp_path).pending() == [] and outbox_for(tmp_path).permanently_failed() == [item]
 
 
+async def test_item11_a_fixed_webhook_url_replaces_the_refused_one(tmp_path: Path, unused_tcp_port: int) -> None:
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        return web.Response(status=410 if request.path == "/old" else 200)
+
+    app = web.Application()
+    app.router.add_post("/{name}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    secret = "whsec_" + "QUJD" * 8
+    base = f"http://127.0.0.1:{unused_tcp_port}"
+    report = make_report()
+    write_report_files(report, tmp_path)
+    try:
+        settings = load_settings(None, {"webhook": {"url": f"{base}/old", "secret": secret, "max_attempts": 1}})
+        (refused,) = await deliver_report(report, tmp_path, settings)
+        assert refused.permanent
+        env = {**os.environ, "BOT_WEBHOOK__URL": f"{base}/new", "BOT_WEBHOOK__SECRET": secret}
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "deliver", str(tmp_path), env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        await runner.cleanup()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert "dropped the failed webhook" in err.decode() and seen == ["/old", "/new"]
+    assert outbox_for(tmp_path).items() == []
+
+
 async def test_item11_a_webhook_answering_503_stays_pending(tmp_path: Path, unused_tcp_port: int) -> None:
     seen, item = await _webhook_once(tmp_path, unused_tcp_port, 503)
     assert len(seen) == 2  # retryable: the later pass tries again

@@ -126,6 +126,19 @@ async def _send(item: OutboxItem, outbox: Outbox, settings: Settings, sender: We
     raise DeliveryError(f"unknown outbox item kind {item.kind!r}", retryable=False)
 
 
+def drop_superseded(outbox: Outbox, report: Report, settings: Settings) -> list[OutboxItem]:
+    """Forget webhook deliveries that failed for good to a URL other than the configured one (it was fixed).
+
+    Returns what was dropped. Emails are kept: recipients added in the meeting's chat are not in the
+    configuration, so it cannot say which of them are no longer wanted.
+    """
+    current = webhook_id(report.meeting.id, settings.webhook.url) if settings.webhook.url else None
+    stale = [i for i in outbox.permanently_failed() if i.kind == "webhook" and i.id != current]
+    for item in stale:
+        outbox.drop(item)
+    return stale
+
+
 async def deliver_pending(outbox: Outbox, settings: Settings, *, retry_failed: bool = False) -> list[OutboxItem]:
     """Try every pending item once (each with its own retries); returns every item still undelivered.
 

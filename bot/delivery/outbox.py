@@ -237,6 +237,11 @@ class Outbox:
                       last_attempt_at=item.last_attempt_at, permanent=False)
         log.info("outbox.retry", item_id=item.id, kind=item.kind, attempts=item.attempts)
 
+    def drop(self, item: OutboxItem) -> None:
+        """Forget an undelivered item for good (a delivery the configuration no longer asks for)."""
+        self._discard(item.path, ".del-")
+        log.info("outbox.dropped", item_id=item.id, kind=item.kind)
+
     def delivered(self, item: OutboxItem, detail: str = "") -> None:
         """Record ``item`` as delivered in ``delivered.jsonl`` (fsynced), then remove its folder.
 
