@@ -18,6 +18,7 @@ from bot.analysis.insights import (
     is_question,
     split_sentences,
 )
+from bot.analysis.insights.decisions import decides, find_decisions
 from bot.analysis.sentiment import analyse_sentiment, label, score_text
 from bot.analysis.summary import summarise
 from bot.analysis.talk import analyse_talk, count_interruptions, merge_intervals, overlap_time
@@ -31,8 +32,10 @@ __all__ = [
     "analyse_sentiment",
     "analyse_talk",
     "count_interruptions",
+    "decides",
     "extract_topics",
     "find_action_items",
+    "find_decisions",
     "find_due",
     "find_follow_ups",
     "find_insights",
@@ -65,6 +68,7 @@ class AnalysisResult:
 
     participants: list[ParticipantSummary]
     summary: list[str]
+    decisions: list[Insight]
     topics: list[Topic]
     questions: list[Insight]
     action_items: list[Insight]
@@ -141,6 +145,8 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
     talk = analyse_talk(_speech_or_segments(data), data.duration_s)
     _, sentiment = analyse_sentiment(segments, data.participants)
     questions, actions, follow_ups = find_insights(segments, data.participants, data.meeting_date)
+    decisions = find_decisions(segments, data.participants)
+    listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # the summary need not repeat them
     return AnalysisResult(
         participants=participant_summaries(
             segments,
@@ -150,7 +156,8 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
             talk.interruptions,
             sentiment.per_participant,
         ),
-        summary=summarise(segments),
+        summary=summarise(segments, exclude=listed),
+        decisions=decisions,
         topics=extract_topics(segments, data.participants),
         questions=questions,
         action_items=actions,

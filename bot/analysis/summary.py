@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -52,8 +52,11 @@ def _textrank(similarity: np.ndarray, damping: float = 0.85, iterations: int = 1
     return np.asarray(rank, dtype=float)
 
 
-def summarise(segments: Sequence[Segment], *, min_sentences: int = 3, max_sentences: int = 5) -> list[str]:
+def summarise(segments: Sequence[Segment], *, min_sentences: int = 3, max_sentences: int = 5,
+              exclude: Collection[str] = ()) -> list[str]:
     """The 3 to 5 most central sentences, in transcript order, as said.
+
+    Sentences in ``exclude`` (the decisions and action items, listed on their own) are not candidates.
 
     Sentences under 5 words, or with fewer than 3 words left after stopwords and small talk, are skipped.
     Each candidate is a TF-IDF vector (sentences as documents, with stopwords and fillers removed);
@@ -61,7 +64,8 @@ def summarise(segments: Sequence[Segment], *, min_sentences: int = 3, max_senten
     repeating one already chosen (cosine > 0.8) is passed over. The number kept grows with the
     transcript: about one per 8 candidates, clamped to 3..5.
     """
-    candidates = [s.text for s in sentences_of(segments) if len(s.text.split()) >= MIN_WORDS]
+    candidates = [s.text for s in sentences_of(segments)
+                  if len(s.text.split()) >= MIN_WORDS and s.text not in exclude]
     docs = [_tokens(t) for t in candidates]
     keep = [i for i, d in enumerate(docs) if len(d) >= MIN_CONTENT_WORDS]
     candidates = [candidates[i] for i in keep]

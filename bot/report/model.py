@@ -70,7 +70,7 @@ class ParticipantSummary(_Model):
 
 
 class Insight(_Model):
-    """A question, action item or follow-up found in the transcript."""
+    """A question, action item, follow-up or decision found in the transcript."""
 
     text: str
     speaker_id: str
@@ -119,6 +119,7 @@ class Report(_Model):
     participants: list[ParticipantSummary] = Field(default_factory=list)
     transcript: list[Segment] = Field(default_factory=list)
     summary: list[str] = Field(default_factory=list)
+    decisions: list[Insight] = Field(default_factory=list)  # added within schema_version 1
     topics: list[Topic] = Field(default_factory=list)
     questions: list[Insight] = Field(default_factory=list)
     action_items: list[Insight] = Field(default_factory=list)

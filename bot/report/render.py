@@ -210,6 +210,7 @@ def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
         "action_items": [_insight(i, action=True) for i in report.action_items],
         "questions": [_insight(i) for i in report.questions],
         "follow_ups": [_insight(i) for i in report.follow_ups],
+        "decisions": [_insight(i) for i in report.decisions],
         "topics": [clean(t.text) for t in topics if clean(t.text)],
         "sentiment": {
             "available": has_speech,

@@ -1,0 +1,82 @@
+"""Decisions (issue 13, item 4): what the meeting settled, listed on their own and kept out of the summary."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from bot.analysis import AnalysisInput, analyse, decides
+from bot.report.model import Insight, Segment
+from bot.report.render import render_email, render_markdown
+from tests.test_email import HOSTILE_NAME, make_report
+
+DECIDED = [
+    "We decided to launch on March 3rd.",
+    "OK, we agreed on the blue design.",
+    "So it's decided, we ship Friday.",
+    "The final decision is to keep the old vendor.",
+    "Let's go with option B.",
+    "lets go with the second venue",  # speech-to-text without the apostrophe
+    "We'll go with the cheaper hotel.",
+    "We're going to stick with Postgres.",
+    "It was agreed that Priya owns the checklist.",
+    "Decision: we move the launch to May.",
+    "We have decided to hire two people.",
+]
+NOT_DECIDED = [
+    "Did we decide on the venue?",
+    "Shall we go with option B?",
+    "Can we go with the blue one?",
+    "We haven't decided yet.",
+    "We didn't agree on the budget.",
+    "We are yet to decide.",
+    "I'm not sure we agreed.",
+    "If we decide to go, I'll book it.",
+    "We need to decide by Friday.",
+    "Let's meet again next week.",
+    "I will use the new template.",
+    "Good morning everyone.",
+]
+
+
+@pytest.mark.parametrize("sentence", DECIDED)
+def test_decisions_are_found(sentence: str) -> None:
+    assert decides(sentence)
+
+
+@pytest.mark.parametrize("sentence", NOT_DECIDED)
+def test_questions_negations_plans_and_tasks_are_not_decisions(sentence: str) -> None:
+    assert not decides(sentence)
+
+
+def test_a_meeting_s_decisions_are_listed_and_the_summary_does_not_repeat_them() -> None:
+    lines = [
+        ("a", "Ann", "Good morning everyone, thanks for joining the planning meeting today."),
+        ("b", "Ben", "The vendor quotes for the conference venue came back higher than the budget allowed."),
+        ("a", "Ann", "The downtown venue costs twice as much as the hotel venue near the airport."),
+        ("b", "Ben", "The hotel venue near the airport has enough rooms for the conference guests."),
+        ("a", "Ann", "We decided to book the hotel venue near the airport for the conference."),
+        ("b", "Ben", "I will send the booking request for the hotel venue by Friday."),
+        ("a", "Ann", "The conference guests will need a shuttle from the airport hotel venue."),
+    ]
+    segments = [Segment(participant_id=p, name=n, start_s=10.0 * i, end_s=10.0 * i + 8, text=t)
+                for i, (p, n, t) in enumerate(lines)]
+    result = analyse(AnalysisInput(segments=segments, participants={"a": "Ann", "b": "Ben"}, speech={},
+                                   duration_s=80.0, meeting_date=datetime.date(2026, 11, 25)))
+    assert [(d.speaker, d.text) for d in result.decisions] == [("Ann", lines[4][2])]
+    assert lines[4][2] not in result.summary and lines[5][2] not in result.summary  # listed on their own
+    assert result.summary and not any(s.startswith("Good morning") for s in result.summary)
+
+
+def test_decisions_in_the_email_and_markdown_escaped() -> None:
+    report = make_report()
+    report.decisions = [Insight(text="We decided to <b>ship</b> Friday.", speaker_id="x2", speaker=HOSTILE_NAME,
+                                start_s=12)]
+    email = render_email(report, subject_template="{title}", attachments=[])
+    assert "Decisions" in email.html and "DECISIONS" in email.text
+    assert "&lt;b&gt;ship&lt;/b&gt;" in email.html and "<b>ship</b>" not in email.html
+    assert HOSTILE_NAME not in email.html  # the hostile name only escaped
+    assert "We decided to" in render_markdown(report)
+    report.decisions = []
+    assert "Decisions" not in render_email(report, subject_template="{title}", attachments=[]).html
