@@ -239,7 +239,8 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
                                 action_items=result.action_items, follow_ups=result.follow_ups)
     return Report(
         meeting=meeting, backend=backend.name, recognizer=recognition.recognizer,
-        participants=result.participants, transcript=segments, summary=own.summary, decisions=result.decisions,
+        participants=result.participants, transcript=segments, overview=result.overview, summary=own.summary,
+        decisions=result.decisions,
         topics=own.topics,
         questions=own.questions, action_items=own.action_items, follow_ups=own.follow_ups,
         sentiment=result.sentiment, analytics=result.analytics,

@@ -67,6 +67,9 @@ def test_a_meeting_s_decisions_are_listed_and_the_summary_does_not_repeat_them()
     assert [(d.speaker, d.text) for d in result.decisions] == [("Ann", lines[4][2])]
     assert lines[4][2] not in result.summary and lines[5][2] not in result.summary  # listed on their own
     assert result.summary and not any(s.startswith("Good morning") for s in result.summary)
+    # The overview a reader takes in first: who, about what, what came of it.
+    assert result.overview is not None and result.overview.startswith("Ann and Ben talked about ")
+    assert "venue" in result.overview and result.overview.endswith("It ended with 1 decision and 1 action item.")
 
 
 def test_decisions_in_the_email_and_markdown_escaped() -> None:
@@ -78,5 +81,8 @@ def test_decisions_in_the_email_and_markdown_escaped() -> None:
     assert "&lt;b&gt;ship&lt;/b&gt;" in email.html and "<b>ship</b>" not in email.html
     assert HOSTILE_NAME not in email.html  # the hostile name only escaped
     assert "We decided to" in render_markdown(report)
+    report.overview = f"{HOSTILE_NAME} talked about <b>budget</b>."
+    html = render_email(report, subject_template="{title}", attachments=[]).html
+    assert "talked about &lt;b&gt;budget&lt;/b&gt;." in html and "<b>budget</b>" not in html
     report.decisions = []
     assert "Decisions" not in render_email(report, subject_template="{title}", attachments=[]).html

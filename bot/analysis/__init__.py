@@ -20,7 +20,7 @@ from bot.analysis.insights import (
 )
 from bot.analysis.insights.decisions import decides, find_decisions
 from bot.analysis.sentiment import analyse_sentiment, label, score_text
-from bot.analysis.summary import summarise
+from bot.analysis.summary import overview, summarise
 from bot.analysis.talk import analyse_talk, count_interruptions, merge_intervals, overlap_time
 from bot.analysis.topics import extract_topics
 from bot.report.model import Analytics, Insight, ParticipantSummary, Segment, Sentiment, Topic
@@ -47,6 +47,7 @@ __all__ = [
     "participant_summaries",
     "score_text",
     "split_sentences",
+    "overview",
     "summarise",
 ]
 
@@ -67,6 +68,7 @@ class AnalysisResult:
     """Everything the analysers found, ready for the Report."""
 
     participants: list[ParticipantSummary]
+    overview: str | None
     summary: list[str]
     decisions: list[Insight]
     topics: list[Topic]
@@ -147,6 +149,7 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
     questions, actions, follow_ups = find_insights(segments, data.participants, data.meeting_date)
     decisions = find_decisions(segments, data.participants)
     listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # the summary need not repeat them
+    topics = extract_topics(segments, data.participants)
     return AnalysisResult(
         participants=participant_summaries(
             segments,
@@ -156,9 +159,10 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
             talk.interruptions,
             sentiment.per_participant,
         ),
+        overview=overview(segments, topics, decisions, actions),
         summary=summarise(segments, exclude=listed),
         decisions=decisions,
-        topics=extract_topics(segments, data.participants),
+        topics=topics,
         questions=questions,
         action_items=actions,
         follow_ups=follow_ups,

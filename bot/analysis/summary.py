@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from bot.analysis.insights import sentences_of
-from bot.report.model import Segment
+from bot.report.model import Insight, Segment, Topic
 
 _STOPWORDS = frozenset(
     (  # noqa: SIM905
@@ -94,3 +94,34 @@ def summarise(segments: Sequence[Segment], *, min_sentences: int = 3, max_senten
         if len(chosen) == want:
             break
     return [candidates[i] for i in sorted(chosen)]
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def overview(segments: Sequence[Segment], topics: Sequence[Topic], decisions: Sequence[Insight],
+             action_items: Sequence[Insight]) -> str | None:
+    """One or two sentences a reader takes in first: who spoke, about what, and what came of it.
+
+    None without a transcript. Speakers in order of how much they said (at most four named), the three
+    best-scored topics, then the counts of decisions and action items when there are any.
+    """
+    if not segments:
+        return None
+    said: Counter[str] = Counter()
+    for seg in segments:
+        said[seg.name] += len(seg.text.split())
+    names = [n for n, _ in said.most_common()]
+    who = _and(names) if len(names) <= 4 else f"{', '.join(names[:3])} and {len(names) - 3} others"
+    best = [t.text for t in sorted(topics, key=lambda t: -t.score)[:3]]
+    text = f"{who} talked about {_and(best)}." if best else f"{who} spoke."
+    came = [c for c in (_count(len(decisions), "decision", "decisions") if decisions else "",
+                        _count(len(action_items), "action item", "action items") if action_items else "") if c]
+    if came:
+        text += f" It ended with {_and(came)}."
+    return text

