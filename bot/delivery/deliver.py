@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import structlog
 
@@ -20,7 +19,7 @@ from bot.config import Settings
 from bot.delivery.email import Attachment, build_message, send_message
 from bot.delivery.errors import DeliveryError
 from bot.delivery.outbox import Outbox, OutboxItem
-from bot.delivery.webhook import WebhookSender, webhook_body, webhook_id
+from bot.delivery.webhook import WebhookSender, public_target, webhook_body, webhook_id
 from bot.report.model import Report
 from bot.report.render import render_email, render_html_page, render_markdown
 
@@ -57,12 +56,6 @@ def _attachments(meeting_dir: Path, cap: int) -> tuple[list[Attachment], list[st
     return chosen, left_out
 
 
-def _public_target(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]  # never user:password@
-    return f"{parts.scheme}://{host}/…"  # paths and queries of webhook URLs often hold tokens
-
-
 def enqueue(report: Report, meeting_dir: Path, settings: Settings, added: list[str] | None = None) -> Outbox:
     """Write the meeting's email and webhook deliveries (as configured) into its outbox.
 
@@ -80,7 +73,7 @@ def enqueue(report: Report, meeting_dir: Path, settings: Settings, added: list[s
     hook = settings.webhook
     if hook.url:
         request = json.dumps({"url": hook.url}).encode()
-        outbox.put(webhook_id(report.meeting.id, hook.url), "webhook", _public_target(hook.url),
+        outbox.put(webhook_id(report.meeting.id, hook.url), "webhook", public_target(hook.url, path=False),
                    {"body.json": webhook_body(report), "request.json": request})
     return outbox
 
