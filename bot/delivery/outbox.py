@@ -27,6 +27,7 @@ concurrent writers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -233,8 +234,7 @@ class Outbox:
         """
         if not item.permanent:
             return
-        self._rewrite(item, attempts=item.attempts, last_error=item.last_error,
-                      last_attempt_at=item.last_attempt_at, permanent=False)
+        self._rewrite(item, permanent=False)
         log.info("outbox.retry", item_id=item.id, kind=item.kind, attempts=item.attempts)
 
     def drop(self, item: OutboxItem) -> None:
@@ -328,28 +328,14 @@ class Outbox:
 
     # -- internals -----------------------------------------------------------------------------------------
 
-    def _rewrite(self, item: OutboxItem, *, attempts: int, last_error: str | None, last_attempt_at: str | None,
-                 permanent: bool) -> None:
-        """Replace ``item``'s ``meta.json`` atomically with the given fields, then update ``item`` in place."""
-        updated = OutboxItem(
-            id=item.id,
-            kind=item.kind,
-            target=item.target,
-            created_at=item.created_at,
-            attempts=attempts,
-            last_error=last_error,
-            last_attempt_at=last_attempt_at,
-            permanent=permanent,
-            path=item.path,
-        )
+    def _rewrite(self, item: OutboxItem, **changes: Any) -> None:
+        """Replace ``item``'s ``meta.json`` atomically with ``changes`` applied, then update ``item`` in place."""
         tmp = item.path / f".{META}.tmp"
-        _write_file(tmp, _meta_bytes(updated))
+        _write_file(tmp, _meta_bytes(dataclasses.replace(item, **changes)))
         os.replace(tmp, item.path / META)
         _fsync_dir(item.path)
-        item.attempts = updated.attempts
-        item.last_error = updated.last_error
-        item.last_attempt_at = updated.last_attempt_at
-        item.permanent = updated.permanent
+        for name, value in changes.items():
+            setattr(item, name, value)
 
     def _delivered_ids(self) -> set[str]:
         try:
