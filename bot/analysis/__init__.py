@@ -44,10 +44,10 @@ __all__ = [
     "label",
     "merge_intervals",
     "overlap_time",
+    "overview",
     "participant_summaries",
     "score_text",
     "split_sentences",
-    "overview",
     "summarise",
 ]
 
@@ -146,8 +146,7 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
     segments = data.segments  # topic segment indexes point into this list: keep its order
     talk = analyse_talk(_speech_or_segments(data), data.duration_s)
     _, sentiment = analyse_sentiment(segments, data.participants)
-    questions, actions, follow_ups = find_insights(segments, data.participants, data.meeting_date)
-    decisions = find_decisions(segments, data.participants)
+    questions, actions, follow_ups, decisions = find_insights(segments, data.participants, data.meeting_date)
     listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # the summary need not repeat them
     topics = extract_topics(segments, data.participants)
     return AnalysisResult(

@@ -55,8 +55,7 @@ def decides(sentence: str, names: Names | None = None) -> bool:
 
 def decisions_in(sentences: Sequence[Sentence], names: Names) -> list[Insight]:
     """The sentences that state a decision, in transcript order."""
-    return [Insight(text=s.text, speaker_id=s.participant_id, speaker=s.name, start_s=round(s.start_s, 3))
-            for s in sentences if decides(s.text, names)]
+    return [s.insight() for s in sentences if decides(s.text, names)]
 
 
 def find_decisions(segments: Sequence[Segment], participants: dict[str, str]) -> list[Insight]:

@@ -7,6 +7,7 @@ from datetime import date
 
 from bot.analysis.insights.actions import ActionRules
 from bot.analysis.insights.dates import find_due
+from bot.analysis.insights.decisions import decisions_in
 from bot.analysis.insights.follow_ups import follow_up
 from bot.analysis.insights.lexicon import ACKNOWLEDGE
 from bot.analysis.insights.owners import Names, Owners, roster
@@ -56,13 +57,13 @@ def find_follow_ups(
 
 def find_insights(
     segments: Sequence[Segment], participants: dict[str, str], meeting_date: date
-) -> tuple[list[Insight], list[Insight], list[Insight]]:
-    """Questions, action items and follow-ups in one pass (see the ``find_*`` functions)."""
+) -> tuple[list[Insight], list[Insight], list[Insight], list[Insight]]:
+    """Questions, action items, follow-ups and decisions in one pass (see the ``find_*`` functions)."""
     people = roster(segments, participants)
     sentences = sentences_of(segments)
     names = Names.of(people)
     actions, follow_ups = _actions_and_follow_ups(segments, people, meeting_date, sentences, names)
-    return questions_in(sentences, names), actions, follow_ups
+    return questions_in(sentences, names), actions, follow_ups, decisions_in(sentences, names)
 
 
 def _actions_and_follow_ups(
@@ -83,7 +84,7 @@ def _actions_and_follow_ups(
         due, due_date = find_due(s.text, meeting_date)
         fu = follow_up(norm, due_date is not None)
         if fu is not None:
-            follow_ups.append(_insight(s, owners.owner(fu, s, norm), due, due_date))
+            follow_ups.append(s.insight(owners.owner(fu, s, norm), due, due_date))
             continue
         act = rules.match(s.participant_id, norm, due is not None, owners.addressed(norm) is not None)
         if act is None:
@@ -107,18 +108,6 @@ def _actions_and_follow_ups(
                         update |= {"due": due, "due_date": due_date}
                     actions[antecedent] = prior.model_copy(update=update)
                 continue
-        actions.append(_insight(s, owner, due, due_date))
+        actions.append(s.insight(owner, due, due_date))
         action_segments.append(s.segment)
     return actions, follow_ups
-
-
-def _insight(s: Sentence, owner: str | None, due: str | None, due_date: date | None) -> Insight:
-    return Insight(
-        text=s.text,
-        speaker_id=s.participant_id,
-        speaker=s.name,
-        start_s=s.start_s,
-        owner=owner,
-        due=due,
-        due_date=due_date,
-    )

@@ -88,11 +88,7 @@ def asks(sentence: str, names: Names) -> bool:
 
 def questions_in(sentences: Sequence[Sentence], names: Names) -> list[Insight]:
     """The sentences that are questions, as insights."""
-    return [
-        Insight(text=s.text, speaker_id=s.participant_id, speaker=s.name, start_s=s.start_s)
-        for s in sentences
-        if asks(s.text, names)
-    ]
+    return [s.insight() for s in sentences if asks(s.text, names)]
 
 
 def find_questions(segments: Sequence[Segment], participants: dict[str, str]) -> list[Insight]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from bot.analysis.insights.lexicon import ABBREVIATIONS, CONTRACTIONS, FILLERS_RE, LETS, SUBORDINATE
-from bot.report.model import Segment
+from bot.report.model import Insight, Segment
 
 _BOUNDARY = re.compile(r"([.!?…]+)([\"'”’)\]]*)(\s+)")
 _WORD = re.compile(r"[a-z0-9']+")
@@ -26,6 +27,11 @@ class Sentence:
     start_s: float
     participant_id: str
     name: str
+
+    def insight(self, owner: str | None = None, due: str | None = None, due_date: date | None = None) -> Insight:
+        """This sentence as a found question, action item, follow-up or decision."""
+        return Insight(text=self.text, speaker_id=self.participant_id, speaker=self.name, start_s=self.start_s,
+                       owner=owner, due=due, due_date=due_date)
 
 
 def split_sentences(text: str) -> list[str]:
