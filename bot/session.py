@@ -381,8 +381,7 @@ class MeetingSession:
             for pid, lost_s in seconds.items():
                 if lost_s >= 0.05:  # below that it is a render quantum or two: not worth a reader's attention
                     part = self.recorder.participants.get(pid)  # absent only past MAX_PARTICIPANTS
-                    name = (part.names[-1] if part.names else part.display_name) if part else pid
-                    facts.warnings.append(f"{name}: {lost_s:.1f} s of audio lost ({why})")
+                    facts.warnings.append(f"{part.name if part else pid}: {lost_s:.1f} s of audio lost ({why})")
         facts.warnings.extend(self._room_notes())
         facts.warnings.extend(self.warnings)
         if result.exit_code != ExitCode.OK:

@@ -77,6 +77,11 @@ class ParticipantAudio:
     names: list[str] = field(default_factory=list)
     superseded_frames: int = 0
 
+    @property
+    def name(self) -> str:
+        """The latest display name."""
+        return self.names[-1] if self.names else self.display_name
+
 
 @dataclass(frozen=True, slots=True)
 class ParticipantFrame:
@@ -234,8 +239,7 @@ class MeetingRecorder:
             if self.frames.full():
                 self.frames.get_nowait()
                 self.consumer_dropped += 1
-            name = part.names[-1] if part.names else part.display_name
-            self.frames.put_nowait(ParticipantFrame(stats.participant_id, name, at_s, frame.pcm))
+            self.frames.put_nowait(ParticipantFrame(stats.participant_id, part.name, at_s, frame.pcm))
 
     def lost_ms(self) -> float:
         """Audio the browser never rendered, over all tracks (capture-clock jumps)."""
@@ -248,10 +252,7 @@ class MeetingRecorder:
         frames missing by sequence number (``undelivered_seconds_by_participant``): different causes, so
         different warnings. Every participant with a track is listed, 0.0 included.
         """
-        out: dict[str, float] = {}
-        for stats in self.tracks.values():
-            out[stats.participant_id] = out.get(stats.participant_id, 0.0) + stats.lost_ms
-        return {pid: round(ms / 1000, 3) for pid, ms in out.items()}
+        return {pid: round(ms / 1000, 3) for pid, ms in self._per_participant(lambda s: s.lost_ms).items()}
 
     def undelivered_seconds_by_participant(self) -> dict[str, float]:
         """Seconds of audio rendered but never delivered (frames missing by sequence number), per participant.
@@ -259,16 +260,17 @@ class MeetingRecorder:
         The page drops frames only when its socket to the bridge stays down longer than its backlog holds
         (10 s per track); the capture clock tells how long the missing frames were (``TrackStats.gap_ms``).
         """
-        out: dict[str, float] = {}
-        for stats in self.tracks.values():
-            out[stats.participant_id] = out.get(stats.participant_id, 0.0) + stats.gap_ms
-        return {pid: round(ms / 1000, 3) for pid, ms in out.items()}
+        return {pid: round(ms / 1000, 3) for pid, ms in self._per_participant(lambda s: s.gap_ms).items()}
 
     def captured_seconds(self) -> dict[str, float]:
         """Seconds of audio captured per participant id (every track they had)."""
+        return self._per_participant(lambda s: s.samples / SAMPLE_RATE)
+
+    def _per_participant(self, value: Callable[[TrackStats], float]) -> dict[str, float]:
+        """``value`` of every track, summed per participant id."""
         out: dict[str, float] = {}
         for stats in self.tracks.values():
-            out[stats.participant_id] = out.get(stats.participant_id, 0.0) + stats.samples / SAMPLE_RATE
+            out[stats.participant_id] = out.get(stats.participant_id, 0.0) + value(stats)
         return out
 
     def active_tracks(self) -> int:
