@@ -39,7 +39,6 @@ class _Job:
     stream: LocalStream
     utt: Utterance
     cut_at: float
-    seconds: float  # of ``utt``
 
 
 class LocalStream:
@@ -189,9 +188,8 @@ class LocalBackend:
     def submit(self, stream: LocalStream, utt: Utterance) -> None:
         """Queue an utterance for decoding."""
         stream.pending += 1
-        seconds = utt.end_s - utt.start_s
-        stream.pending_audio_s += seconds
-        self._jobs.put_nowait(_Job(stream, utt, time.monotonic(), seconds))
+        stream.pending_audio_s += utt.seconds
+        self._jobs.put_nowait(_Job(stream, utt, time.monotonic()))
 
     async def _decode_loop(self) -> None:
         while True:
@@ -205,20 +203,20 @@ class LocalBackend:
                 while not self._jobs.empty():
                     batch.append(self._jobs.get_nowait())
                 for job in batch:
-                    job.stream.done_one(None, job.seconds)
+                    job.stream.done_one(None, job.utt.seconds)
                 continue
             packable = self._pack and getattr(recognizer, "word_timestamps", False)
-            total = batch[0].utt.end_s - batch[0].utt.start_s
+            total = batch[0].utt.seconds
             while packable and not self._jobs.empty():
                 nxt = self._jobs._queue[0]  # type: ignore[attr-defined]  # peek: asyncio.Queue has no API
-                length = nxt.utt.end_s - nxt.utt.start_s
+                length = nxt.utt.seconds
                 if total + PACK_GAP_S + length > PACK_WINDOW_S:
                     break
                 batch.append(self._jobs.get_nowait())
                 total += PACK_GAP_S + length
             for job in batch:
                 if job.stream.closed:  # stopped: nobody waits for it, but its backlog must not stay counted
-                    job.stream.done_one(None, job.seconds)
+                    job.stream.done_one(None, job.utt.seconds)
             batch = [j for j in batch if not j.stream.closed]
             if batch and self._gate is not None:
                 try:
@@ -235,7 +233,7 @@ class LocalBackend:
             now = time.monotonic()
             for job, event in zip(batch, events, strict=True):
                 self.latencies_s.append(now - job.cut_at)
-                job.stream.done_one(event, job.seconds)
+                job.stream.done_one(event, job.utt.seconds)
 
     async def _gated(self, gate: SpeechGate, batch: list[_Job]) -> list[_Job]:
         """The jobs with speech in them; the others end here, with no event."""
@@ -248,7 +246,7 @@ class LocalBackend:
         for job, ok in zip(batch, speech, strict=True):
             if not ok:
                 job.stream.rejected.append((job.utt.start_s, job.utt.end_s))
-                job.stream.done_one(None, job.seconds)
+                job.stream.done_one(None, job.utt.seconds)
                 self.rejected += 1
         return [job for job, ok in zip(batch, speech, strict=True) if ok]
 
@@ -274,7 +272,7 @@ class LocalBackend:
 
         decoded, seconds = await asyncio.get_running_loop().run_in_executor(self._executor, work)
         self.decode_seconds += seconds
-        self.audio_seconds += sum(len(j.utt.pcm) / 2 / SAMPLE_RATE for j in batch)
+        self.audio_seconds += sum(j.utt.seconds for j in batch)
         self.decodes += 1
         if len(batch) == 1:
             return [self._event(batch[0], decoded.text, list(decoded.words), 0.0, hints)]

@@ -25,9 +25,14 @@ class Utterance:
     pcm: bytes
 
     @property
+    def seconds(self) -> float:
+        """How long the utterance is."""
+        return len(self.pcm) / 2 / SAMPLE_RATE
+
+    @property
     def end_s(self) -> float:
         """Where the utterance ends on the timeline."""
-        return self.start_s + len(self.pcm) / 2 / SAMPLE_RATE
+        return self.start_s + self.seconds
 
 
 @dataclass(slots=True)
