@@ -55,9 +55,10 @@ class LiveTranscription:
         the report is written from what was transcribed by then.
         """
         self._stopping = True
+        deadline = deadline or StopDeadline()  # never set: no bound
         if self._task is not None:
             try:
-                async with (deadline or StopDeadline()).bound():
+                async with deadline.bound():
                     await self._task
             except TimeoutError:
                 await self._cancel_feed()

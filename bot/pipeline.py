@@ -89,8 +89,9 @@ class Transcriber:
         ``deadline``; what was not transcribed by then is named, per participant, in ``warnings``.
         ``audio`` (participant id -> WAV) lets the backend transcribe participants whose stream failed.
         """
+        deadline = deadline or StopDeadline()  # never set: only the cap applies
         try:
-            async with (deadline or StopDeadline()).bound(cap_s):
+            async with deadline.bound(cap_s):
                 # One participant's stream failing must not cost the others their events.
                 streams, readers = list(self._streams.items()), list(self._readers.items())
                 ended = await asyncio.gather(*(s.end_input() for _, s in streams), return_exceptions=True)
@@ -103,23 +104,20 @@ class Transcriber:
             await self.aclose()
         if audio:
             try:
-                async with (deadline or StopDeadline()).bound():  # an upload and a poll, or a local decode
+                async with deadline.bound():  # an upload and a poll, or a local decode
                     self.events.extend(await self.backend.recover(audio))
-            except TimeoutError:
-                if deadline is None or not deadline.passed:
-                    log.exception("transcriber.recover_failed")
-                    self.failed.append("recovering failed streams failed: TimeoutError")
-                else:
+            except Exception as exc:  # recovery is best effort: the WAV files keep the audio
+                if _stopped(exc, deadline):
                     log.error("transcriber.recover_cut_short")
                     self.failed.append("failed streams were not recovered (the bot was stopped); "
                                        "the recordings have them: jitsi-bot replay")
-            except Exception as exc:  # recovery is best effort: the WAV files keep the audio
-                log.exception("transcriber.recover_failed")
-                self.failed.append(f"recovering failed streams failed: {type(exc).__name__}")
+                else:
+                    log.exception("transcriber.recover_failed")
+                    self.failed.append(f"recovering failed streams failed: {type(exc).__name__}")
         return self.events
 
-    def _cut_short(self, cap_s: float | None, deadline: StopDeadline | None) -> None:
-        why = "the bot was stopped" if deadline is not None and deadline.passed else \
+    def _cut_short(self, cap_s: float | None, deadline: StopDeadline) -> None:
+        why = "the bot was stopped" if deadline.passed else \
             f"finishing took longer than {cap_s or 0:g} s"
         left = {pid: s for pid, s in self.backlog_s().items() if s >= 0.05}
         for pid, seconds in sorted(left.items()):
@@ -142,6 +140,11 @@ class Transcriber:
         for t in self._readers.values():
             t.cancel()
         await asyncio.gather(*self._readers.values(), return_exceptions=True)
+
+
+def _stopped(exc: Exception, deadline: StopDeadline) -> bool:
+    """Whether ``exc`` is the stop deadline cutting the work short (not the work's own timeout or failure)."""
+    return isinstance(exc, TimeoutError) and deadline.passed
 
 
 @dataclass(slots=True)
@@ -259,13 +262,14 @@ async def finish_meeting(
     Transcription is bounded by ``cap_s`` and ``deadline`` (see ``Transcriber.finish``), the backend's post-call
     insights by ``deadline``; the report is written from what there is by then.
     """
+    deadline = deadline or StopDeadline()  # never set: no bound
     await transcriber.finish(audio, cap_s=cap_s, deadline=deadline)
     try:
-        async with (deadline or StopDeadline()).bound():
+        async with deadline.bound():
             post_call = await transcriber.backend.post_call()
     except Exception as exc:  # the analysers stand in
         post_call = None
-        if isinstance(exc, TimeoutError) and deadline is not None and deadline.passed:
+        if _stopped(exc, deadline):
             log.error("pipeline.post_call_cut_short")
             facts.warnings.append("the backend's own insights were not ready when the bot was stopped; "
                                   "the offline analysers' are used")
