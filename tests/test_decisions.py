@@ -7,8 +7,9 @@ import datetime
 import pytest
 
 from bot.analysis import AnalysisInput, analyse, decides
-from bot.report.model import Insight, Segment
+from bot.report.model import Insight
 from bot.report.render import render_email, render_markdown
+from tests.test_analysis import make_segments
 from tests.test_email import HOSTILE_NAME, make_report
 
 DECIDED = [
@@ -51,21 +52,21 @@ def test_questions_negations_plans_and_tasks_are_not_decisions(sentence: str) ->
 
 
 def test_a_meeting_s_decisions_are_listed_and_the_summary_does_not_repeat_them() -> None:
+    people = {"a": "Ann", "b": "Ben"}
     lines = [
-        ("a", "Ann", "Good morning everyone, thanks for joining the planning meeting today."),
-        ("b", "Ben", "The vendor quotes for the conference venue came back higher than the budget allowed."),
-        ("a", "Ann", "The downtown venue costs twice as much as the hotel venue near the airport."),
-        ("b", "Ben", "The hotel venue near the airport has enough rooms for the conference guests."),
-        ("a", "Ann", "We decided to book the hotel venue near the airport for the conference."),
-        ("b", "Ben", "I will send the booking request for the hotel venue by Friday."),
-        ("a", "Ann", "The conference guests will need a shuttle from the airport hotel venue."),
+        ("a", "Good morning everyone, thanks for joining the planning meeting today."),
+        ("b", "The vendor quotes for the conference venue came back higher than the budget allowed."),
+        ("a", "The downtown venue costs twice as much as the hotel venue near the airport."),
+        ("b", "The hotel venue near the airport has enough rooms for the conference guests."),
+        ("a", "We decided to book the hotel venue near the airport for the conference."),
+        ("b", "I will send the booking request for the hotel venue by Friday."),
+        ("a", "The conference guests will need a shuttle from the airport hotel venue."),
     ]
-    segments = [Segment(participant_id=p, name=n, start_s=10.0 * i, end_s=10.0 * i + 8, text=t)
-                for i, (p, n, t) in enumerate(lines)]
-    result = analyse(AnalysisInput(segments=segments, participants={"a": "Ann", "b": "Ben"}, speech={},
-                                   duration_s=80.0, meeting_date=datetime.date(2026, 11, 25)))
-    assert [(d.speaker, d.text) for d in result.decisions] == [("Ann", lines[4][2])]
-    assert lines[4][2] not in result.summary and lines[5][2] not in result.summary  # listed on their own
+    segments = make_segments(lines, people)
+    result = analyse(AnalysisInput(segments=segments, participants=people, speech={},
+                                   duration_s=segments[-1].end_s, meeting_date=datetime.date(2026, 11, 25)))
+    assert [(d.speaker, d.text) for d in result.decisions] == [("Ann", lines[4][1])]
+    assert lines[4][1] not in result.summary and lines[5][1] not in result.summary  # listed on their own
     assert result.summary and not any(s.startswith("Good morning") for s in result.summary)
     # The overview a reader takes in first: who, about what, what came of it.
     assert result.overview is not None and result.overview.startswith("Ann and Ben talked about ")
