@@ -48,6 +48,13 @@ def dominant_hz(x: np.ndarray) -> float:
     return float(np.argmax(spectrum) * 16000 / len(seg))
 
 
+async def until(predicate: Callable[[], object], timeout: float = 30, every: float = 0.1) -> None:
+    """Poll ``predicate`` until it holds; TimeoutError after ``timeout`` s (a hang guard, not a speed limit)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(every)
+
+
 def wav_mono(path: Path) -> np.ndarray:
     """A WAV's samples as float32 mono."""
     return read_wav(path).mono()

@@ -34,7 +34,7 @@ from bot.outcome import EndReason, ExitCode, redact_urls, safe_url
 from bot.pipeline import Transcriber
 from bot.report.files import write_report_files
 from bot.session import MeetingSession
-from tests.conftest import RunBot, dominant_hz
+from tests.conftest import RunBot, dominant_hz, until
 from tests.doubles.symbl import SymblDouble
 from tests.test_email import Inbox, make_report
 from tests.test_symbl_backend import _backend, _finals, _plain, _speech
@@ -400,13 +400,9 @@ def _kill_browsers() -> int:
 async def test_item6_a_killed_browser_ends_the_meeting_as_a_crash(room: FakeJitsiRoom, run_bot: RunBot,
                                                                    tmp_path: Path) -> None:
     session, task = await run_bot(room.url())
-    async with asyncio.timeout(30):
-        while session.state != "in_call":
-            await asyncio.sleep(0.1)
+    await until(lambda: session.state == "in_call")
     await room.add_participant("ann", "Ann", tone_hz=500)
-    async with asyncio.timeout(30):
-        while not (session.recorder and session.recorder.captured_seconds().get("ann", 0) > 1):
-            await asyncio.sleep(0.1)
+    await until(lambda: session.recorder and session.recorder.captured_seconds().get("ann", 0) > 1)
     assert _kill_browsers() > 0
     result = await asyncio.wait_for(task, 30)
     assert (result.exit_code, result.reason) == (ExitCode.FAILED, EndReason.BROWSER_CRASHED)
@@ -499,9 +495,7 @@ async def test_item14_a_failed_rejoin_is_a_failure_after_joining(room: FakeJitsi
     session, task = await run_bot(room.url(lobby="manual"), lobby_timeout_s=2, media_timeout_s=2)
     await room.wait_event("knocked", timeout=30)
     await room.admit_bot()
-    async with asyncio.timeout(30):
-        while session.state != "in_call":
-            await asyncio.sleep(0.1)
+    await until(lambda: session.state == "in_call")
     await room.add_participant("ann", "Ann", tone_hz=500)
     await asyncio.sleep(1)
     await room.stall_audio()
@@ -529,14 +523,10 @@ async def _socket_outage(room: FakeJitsiRoom, session: MeetingSession, seconds: 
     2 s more of theirs arrived, and everyone leaves."""
     from bot.bridge.app import STATE
 
-    async with asyncio.timeout(30):
-        while session.state != "in_call":
-            await asyncio.sleep(0.1)
+    await until(lambda: session.state == "in_call")
     await room.add_participant("ann", "Ann", tone_hz=500)
     assert session.recorder is not None and session.bridge is not None
-    async with asyncio.timeout(30):
-        while session.recorder.captured_seconds().get("ann", 0) < 2:
-            await asyncio.sleep(0.1)
+    await until(lambda: session.recorder.captured_seconds().get("ann", 0) >= 2)
     state = session.bridge._app[STATE]
     token, state.token = state.token, "not-now"
     for ws in set(state.sockets):
@@ -546,13 +536,9 @@ async def _socket_outage(room: FakeJitsiRoom, session: MeetingSession, seconds: 
         await during()
     await asyncio.sleep(seconds / 2)
     state.token = token
-    async with asyncio.timeout(30):
-        while session.bridge.counters.connections < 2 or session.recorder.active_tracks() < 1:
-            await asyncio.sleep(0.1)
+    await until(lambda: session.bridge.counters.connections >= 2 and session.recorder.active_tracks() >= 1)
     before = session.recorder.captured_seconds().get(then, 0)
-    async with asyncio.timeout(30):
-        while session.recorder.captured_seconds().get(then, 0) < before + 2:
-            await asyncio.sleep(0.1)
+    await until(lambda: session.recorder.captured_seconds().get(then, 0) >= before + 2)
     assert session.bridge.counters.refused_clients >= 1  # the outage happened
     for pid in list(session.roster.people):
         await room.remove_participant(pid)
@@ -648,9 +634,7 @@ async def _bot_until_recording(room: FakeJitsiRoom, out: Path, grace_s: float,
     await room.wait_event("bot_joined", timeout=60)
     await room.add_participant("ann", "Ann", tone_hz=500)
     wav = out / "audio" / "Ann-ann.wav"
-    async with asyncio.timeout(60):
-        while not (wav.exists() and wav.stat().st_size > 3 * 32000):
-            await asyncio.sleep(0.2)
+    await until(lambda: wav.exists() and wav.stat().st_size > 3 * 32000, 60, every=0.2)
     return bot
 
 
@@ -686,9 +670,7 @@ async def test_item7_a_second_sigterm_hurries_and_never_extends(room: FakeJitsiR
         out = tmp_path / "out"
         bot = await _bot_until_recording(room, out, 3600, port)  # a grace nobody waits out
         bot.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(60):
-            while not (out / "report.json").exists():  # finishing, and now waiting on the mail server
-                await asyncio.sleep(0.1)
+        await until(lambda: (out / "report.json").exists(), 60)  # finishing, now waiting on the mail server
         bot.send_signal(signal.SIGTERM)
         _stdout, stderr = await asyncio.wait_for(bot.communicate(), 90)
     assert bot.returncode == ExitCode.DELIVERY_PENDING, stderr.decode()[-2000:]
@@ -817,9 +799,7 @@ async def test_item9_a_symbl_send_on_a_closing_socket_costs_nobody_their_words(t
         with capture_logs() as logs:
             for p, pcm in talk.items():
                 await transcriber.push(p, pcm[:step], 0.0)
-            async with asyncio.timeout(30):
-                while len(double.records) < 2:
-                    await asyncio.sleep(0.01)
+            await until(lambda: len(double.records) >= 2, every=0.01)
             if not reconnect:
                 double.ws_fail_with = 500  # both sockets are up: only Ann's reconnects are refused
             for offset in range(step, max(map(len, talk.values())), step):

@@ -17,19 +17,13 @@ import pytest
 from bot.demo.room import FakeJitsiRoom
 from bot.outcome import EndReason, ExitCode, SessionResult
 from bot.session import MeetingSession
-from tests.conftest import RunBot, dominant_hz, wav_mono
+from tests.conftest import RunBot, dominant_hz, until, wav_mono
 
 pytestmark = pytest.mark.e2e
 
 
-async def _until(predicate: Any, timeout: float = 30, what: str = "condition") -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.1)
-
-
 async def _in_call(session: MeetingSession, timeout: float = 30) -> None:
-    await _until(lambda: session.state == "in_call", timeout)
+    await until(lambda: session.state == "in_call", timeout)
 
 
 def _audio(session: MeetingSession, pid: str) -> float:
@@ -51,7 +45,7 @@ async def _silent_handover(room: FakeJitsiRoom, session: MeetingSession) -> None
     await _in_call(session)
     await room.add_participant("ann", "Ann", tone_hz=500)
     await room.add_participant("eve", "Eve", tone_hz=600, audio=False)
-    await _until(lambda: _audio(session, "ann") > 1)
+    await until(lambda: _audio(session, "ann") > 1)
     await room.rewrite_ssrc("ann", "eve", silent=True)
     await room.set_dominant_speaker("eve")
 
@@ -59,11 +53,11 @@ async def _silent_handover(room: FakeJitsiRoom, session: MeetingSession) -> None
 async def test_a_silent_slot_is_noticed_and_recovered(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
     session, task = await run_bot(room.url(), silent_slot_s=3)
     await _silent_handover(room, session)
-    await _until(lambda: session.rejoins == 1, 30)
+    await until(lambda: session.rejoins == 1, 30)
     before = _audio(session, "eve")
     await _in_call(session)
     await room.set_dominant_speaker("eve")
-    await _until(lambda: _audio(session, "eve") > before + 2, 30)  # the rejoined bot hears Eve again
+    await until(lambda: _audio(session, "eve") > before + 2, 30)  # the rejoined bot hears Eve again
     assert abs(dominant_hz(wav_mono(tmp_path / "out" / "audio" / "Eve-eve.wav")) - 600) < 10
     await room.remove_participant("eve")
     await room.remove_participant("ann")
@@ -81,7 +75,7 @@ async def test_a_speaker_who_pauses_is_not_a_silent_slot(room: FakeJitsiRoom, ru
     await _in_call(session)
     await room.add_participant("eve", "Eve", tone_hz=600)
     await room.set_dominant_speaker("eve")
-    await _until(lambda: _audio(session, "eve") > 1)
+    await until(lambda: _audio(session, "eve") > 1)
     await room.silence_slot("eve")
     await asyncio.sleep(6)
     assert session.rejoins == 0 and session.silent_slots == []
@@ -107,15 +101,15 @@ async def test_the_bot_follows_a_breakout_move_and_keeps_recording(
     await _in_call(session)
     await room.add_participant("ann", "Ann", tone_hz=500)
     await room.add_participant("bob", "Bob", tone_hz=700)
-    await _until(lambda: _audio(session, "bob") > 1)
+    await until(lambda: _audio(session, "bob") > 1)
     await room.move_bot_to_breakout("Design", participants=["bob"])
-    await _until(lambda: session.status.breakout, 30)
+    await until(lambda: session.status.breakout, 30)
     await _in_call(session)
     before = _audio(session, "bob")
-    await _until(lambda: _audio(session, "bob") > before + 2, 30)
+    await until(lambda: _audio(session, "bob") > before + 2, 30)
     assert not task.done()
     await room.return_to_main_room()
-    await _until(lambda: not session.status.breakout and session.state == "in_call", 30)
+    await until(lambda: not session.status.breakout and session.state == "in_call", 30)
     await room.remove_participant("ann")
     await room.remove_participant("bob")
     result = await _result(task)
@@ -131,10 +125,10 @@ async def test_ice_failure_is_waited_out(room: FakeJitsiRoom, run_bot: RunBot, h
     session, task = await run_bot(room.url())
     await _in_call(session)
     await room.add_participant("eve", "Eve", tone_hz=600)
-    await _until(lambda: _audio(session, "eve") > 1)
+    await until(lambda: _audio(session, "eve") > 1)
     await room.ice_failure(recovery=how)
     before = _audio(session, "eve")
-    await _until(lambda: _audio(session, "eve") > before + 3, 40)
+    await until(lambda: _audio(session, "eve") > before + 3, 40)
     assert not task.done() and session.rejoins == 0
     await room.remove_participant("eve")
     assert (await _result(task)).reason is EndReason.ROOM_EMPTY
@@ -144,10 +138,10 @@ async def test_a_focus_restart_is_waited_out(room: FakeJitsiRoom, run_bot: RunBo
     session, task = await run_bot(room.url())
     await _in_call(session)
     await room.add_participant("eve", "Eve", tone_hz=600)
-    await _until(lambda: _audio(session, "eve") > 1)
+    await until(lambda: _audio(session, "eve") > 1)
     await room.focus_restart()
     before = _audio(session, "eve")
-    await _until(lambda: _audio(session, "eve") > before + 3, 40)
+    await until(lambda: _audio(session, "eve") > before + 3, 40)
     assert not task.done() and "conference.focusLeft" in session.status.errors
     await room.remove_participant("eve")
     assert (await _result(task)).reason is EndReason.ROOM_EMPTY
@@ -158,13 +152,13 @@ async def test_out_of_the_conference_for_good_the_bot_rejoins_itself(room: FakeJ
     session, task = await run_bot(room.url(), reconnect_timeout_s=2, max_rejoins=1)
     await _in_call(session)
     await room.add_participant("eve", "Eve", tone_hz=600)
-    await _until(lambda: _audio(session, "eve") > 1)
+    await until(lambda: _audio(session, "eve") > 1)
     failing = asyncio.create_task(room.ice_failure("reload", reload_after_s=60))
-    await _until(lambda: session.rejoins == 1, 30)
+    await until(lambda: session.rejoins == 1, 30)
     failing.cancel()
     await _in_call(session)
     before = _audio(session, "eve")
-    await _until(lambda: _audio(session, "eve") > before + 2, 30)
+    await until(lambda: _audio(session, "eve") > before + 2, 30)
     await room.remove_participant("eve")
     assert (await _result(task)).reason is EndReason.ROOM_EMPTY
 
@@ -181,7 +175,7 @@ async def test_waiting_for_the_host_in_the_lobby_has_its_own_timeout(room: FakeJ
 
 async def test_the_host_arrives_and_the_bot_joins(room: FakeJitsiRoom, run_bot: RunBot) -> None:
     session, task = await run_bot(room.url(waiting_for_host="lobby"), lobby_timeout_s=1, host_timeout_s=60)
-    await _until(lambda: session.state == "waiting_for_host")
+    await until(lambda: session.state == "waiting_for_host")
     await asyncio.sleep(2)  # past the lobby timeout: waiting for a host is not a lobby
     await room.host_arrives()
     await _in_call(session)
@@ -194,7 +188,7 @@ async def test_a_full_room_is_joined_as_a_visitor(room: FakeJitsiRoom, run_bot: 
     await _in_call(session)
     assert session.status.visitor and "room_full" in [s["state"] for s in session.states]
     await room.add_participant("eve", "Eve", tone_hz=600)
-    await _until(lambda: _audio(session, "eve") > 1)
+    await until(lambda: _audio(session, "eve") > 1)
     await room.remove_participant("eve")
     await _result(task)
     assert _meeting_json(tmp_path)["rooms"][-1]["visitor"] is True
@@ -227,7 +221,7 @@ async def test_hidden_participants_are_never_recorded(room: FakeJitsiRoom, run_b
     await _in_call(session)
     await room.add_participant("rec", "Recorder", tone_hz=300, **{flag: True})
     await room.add_participant("ann", "Ann", tone_hz=500)
-    await _until(lambda: _audio(session, "ann") > 2)
+    await until(lambda: _audio(session, "ann") > 2)
     await room.remove_participant("ann")
     await room.remove_participant("rec")
     await _result(task)
@@ -242,7 +236,7 @@ async def test_a_track_before_its_owner_is_recorded_once_the_owner_is_known(
     await _in_call(session)
     await room.add_participant("ann", "Ann", tone_hz=500, track_first=True)
     await room.add_participant("rec", "Recorder", tone_hz=300, hidden=True, track_first=True)
-    await _until(lambda: _audio(session, "ann") > 2)
+    await until(lambda: _audio(session, "ann") > 2)
     await room.remove_participant("ann")
     await room.remove_participant("rec")
     await _result(task)
@@ -255,9 +249,9 @@ async def test_loudest_n_forwarding_is_stated(room: FakeJitsiRoom, run_bot: RunB
     await _in_call(session)
     await room.add_participant("ann", "Ann", tone_hz=500)
     await room.add_participant("bob", "Bob", tone_hz=700, audio=False)
-    await _until(lambda: _audio(session, "ann") > 2)
+    await until(lambda: _audio(session, "ann") > 2)
     await room.forward_loudest(["bob"])
-    await _until(lambda: _audio(session, "bob") > 2)
+    await until(lambda: _audio(session, "bob") > 2)
     await room.forward_loudest(["ann"])
     await asyncio.sleep(2)
     await room.remove_participant("ann")
@@ -314,14 +308,14 @@ async def test_people_in_breakout_rooms_keep_the_meeting_going(room: FakeJitsiRo
     await _in_call(session)
     await room.add_participant("ann", "Ann", tone_hz=500)
     await room.add_participant("bob", "Bob", tone_hz=700)
-    await _until(lambda: _audio(session, "bob") > 1)
+    await until(lambda: _audio(session, "bob") > 1)
     await room.send_to_breakout("Design", ["ann", "bob"])
-    await _until(lambda: session.roster.humans_present() == 0 and session.elsewhere == 2)
+    await until(lambda: session.roster.humans_present() == 0 and session.elsewhere == 2)
     await asyncio.sleep(5)  # past the empty grace
     assert not task.done()
     await room.return_from_breakout(["ann", "bob"])
     before = _audio(session, "bob")
-    await _until(lambda: _audio(session, "bob") > before + 1)
+    await until(lambda: _audio(session, "bob") > before + 1)
     await room.remove_participant("ann")
     await room.remove_participant("bob")
     assert (await _result(task)).reason is EndReason.ROOM_EMPTY
@@ -333,9 +327,9 @@ async def test_a_breakout_room_closing_with_the_bot_inside_is_not_the_end(room: 
     await _in_call(session)
     await room.add_participant("bob", "Bob", tone_hz=700)
     await room.move_bot_to_breakout("Design", participants=["bob"])
-    await _until(lambda: session.status.breakout and session.state == "in_call", 30)
+    await until(lambda: session.status.breakout and session.state == "in_call", 30)
     await room.end_conference()  # the breakout room is destroyed
-    await _until(lambda: session.rejoins == 1 and session.state == "in_call", 40)  # back to the meeting's URL
+    await until(lambda: session.rejoins == 1 and session.state == "in_call", 40)  # back to the meeting's URL
     assert not session.status.breakout
     await room.remove_participant("bob")
     assert (await _result(task)).reason is EndReason.ROOM_EMPTY
@@ -347,7 +341,7 @@ async def test_a_very_long_display_name_is_clipped_not_dropped(room: FakeJitsiRo
     await _in_call(session)
     await room.add_participant("lng", "L" * 600, tone_hz=500)
     await room.add_participant("ann", "Ann", tone_hz=700)
-    await _until(lambda: _audio(session, "lng") > 1 and session.roster.humans_present() == 2)
+    await until(lambda: _audio(session, "lng") > 1 and session.roster.humans_present() == 2)
     await room.remove_participant("lng")
     await room.remove_participant("ann")
     assert (await _result(task)).reason is EndReason.ROOM_EMPTY
