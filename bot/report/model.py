@@ -35,6 +35,10 @@ class Segment(_Model):
     end_s: float
     text: str
     words: list[Word] = Field(default_factory=list)
+    # 0..1, how sure the recognizer was of this segment (local: mean word probability); None where the backend
+    # gives none. Added within schema_version 1.
+    confidence: float | None = None
+    language: str | None = None  # ISO 639-1 code the recognizer heard; added within schema_version 1
 
 
 class MeetingInfo(_Model):
@@ -67,6 +71,11 @@ class ParticipantSummary(_Model):
     # Seconds in the meeting with no audio of theirs reaching the bot (no forwarded track: muted on a bridge
     # that forwards only the loudest speakers, or never received); None where not known (replay).
     no_audio_s: float | None = None
+    # Added within schema_version 1: seconds of their audio lost on the way to the bot (None where not known), seconds
+    # of speech the recognizer transcribed, and the language heard in their speech.
+    lost_s: float | None = None
+    transcribed_s: float | None = None
+    language: str | None = None
 
 
 class Insight(_Model):
@@ -87,6 +96,31 @@ class Topic(_Model):
     text: str
     score: float  # 0..1, higher is more relevant
     segments: list[int] = Field(default_factory=list)  # indexes into transcript
+
+
+class KeyPoint(_Model):
+    """What was said about one topic (added within schema_version 1)."""
+
+    topic: str
+    points: list[str] = Field(default_factory=list)
+
+
+class TrackerMention(_Model):
+    """One place a tracker's phrase (or a variant of it) was said (added within schema_version 1)."""
+
+    phrase: str        # the configured phrase that matched
+    text: str          # the words as said
+    speaker_id: str
+    speaker: str
+    start_s: float
+    sentence: str      # the sentence it was said in
+
+
+class Tracker(_Model):
+    """A named group of phrases from the configuration and where they were said (added within schema_version 1)."""
+
+    name: str
+    mentions: list[TrackerMention] = Field(default_factory=list)
 
 
 class Sentiment(_Model):
@@ -120,11 +154,15 @@ class Report(_Model):
     transcript: list[Segment] = Field(default_factory=list)
     overview: str | None = None  # one or two sentences first (added within schema_version 1)
     summary: list[str] = Field(default_factory=list)
+    key_points: list[KeyPoint] = Field(default_factory=list)  # added within schema_version 1
+    summary_by: str | None = None  # who wrote overview/key points: None offline analysers, "llm <model>" (schema 1)
+    language: str | None = None  # main language of the transcript, ISO 639-1 (added within schema_version 1)
     decisions: list[Insight] = Field(default_factory=list)  # added within schema_version 1
     topics: list[Topic] = Field(default_factory=list)
     questions: list[Insight] = Field(default_factory=list)
     action_items: list[Insight] = Field(default_factory=list)
     follow_ups: list[Insight] = Field(default_factory=list)
+    trackers: list[Tracker] = Field(default_factory=list)  # added within schema_version 1
     sentiment: Sentiment = Field(default_factory=Sentiment)
     analytics: Analytics = Field(default_factory=Analytics)
     warnings: list[str] = Field(default_factory=list)
