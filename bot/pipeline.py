@@ -172,9 +172,12 @@ UNFORWARDED_MIN_S = 10.0  # below that: the moment between joining and the first
 def _no_audio(facts: MeetingFacts, person: Person) -> tuple[float, float]:
     """Seconds ``person`` was present, and of those the seconds with none of their audio reaching the bot."""
     assert facts.audio_s is not None
-    joined = person.joined_s or 0.0
-    left = person.left_s if person.left_s is not None else facts.duration_s
-    present = max(0.0, left - joined)
+    stays = [facts.presence[pid] for pid in person.ids if pid in facts.presence]
+    if not stays:  # only the person's own span is known
+        stays = [(person.joined_s, person.left_s)]
+    # Per id: a rejoin's time away is not time without audio.
+    present = sum(max(0.0, (facts.duration_s if left is None else left) - (joined or 0.0))
+                  for joined, left in stays)
     received = sum(facts.audio_s.get(pid, 0.0) for pid in person.ids)
     return present, max(0.0, present - received)
 
