@@ -138,6 +138,9 @@ class AsrSettings(_Section):
     cpu_threads: int = Field(2, ge=1, le=64)
     cache_dir: Path = Field(Path.home() / ".cache" / "jitsi-notetaker", description="Where models are unpacked.")
     allow_download: bool = Field(True, description="Let faster-whisper download a model by name when online.")
+    final_pass_budget_s: float = Field(
+        15, ge=0, le=3600, description="After a meeting: time for transcribing again from the recordings, least "
+        "confident speech first, before the report is written (0: off). Live, each utterance is decoded alone.")
 
     @field_validator("language")
     @classmethod

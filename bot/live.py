@@ -23,10 +23,13 @@ class LiveTranscription:
     Args:
         frames: the recorder's bounded consumer queue.
         backend: opens a stream per participant.
+        final_pass_s: time the backend may spend transcribing again from the recordings after the meeting.
     """
 
-    def __init__(self, frames: asyncio.Queue[ParticipantFrame], backend: ConversationBackend) -> None:
+    def __init__(self, frames: asyncio.Queue[ParticipantFrame], backend: ConversationBackend, *,
+                 final_pass_s: float = 0.0) -> None:
         self._frames = frames
+        self._final_pass_s = final_pass_s
         self.transcriber = Transcriber(backend)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -72,7 +75,8 @@ class LiveTranscription:
                 facts.errors.append("live transcription failed; the transcript may be incomplete")
         try:
             return await finish_meeting(facts, self.transcriber, out_dir, audio,
-                                        cap_s=self.transcriber.finish_cap_s(), deadline=deadline)
+                                        cap_s=self.transcriber.finish_cap_s(), deadline=deadline,
+                                        final_pass_s=self._final_pass_s)
         except Exception as exc:
             log.exception("live.report_failed")
             facts.errors.append(f"report failed: {type(exc).__name__}: {str(exc)[:300]}")

@@ -42,6 +42,20 @@ class HasBacklog(Protocol):
         """Seconds of audio received and not yet transcribed."""
 
 
+@runtime_checkable
+class Refines(Protocol):
+    """A backend that can transcribe the meeting again from its recordings afterwards (the local one can)."""
+
+    async def final_pass(self, events: list[BackendEvent], audio: dict[str, Path],
+                         budget_s: float) -> list[BackendEvent]:
+        """The events with what could be redone within ``budget_s`` replaced."""
+
+
+# The final pass is bounded by its own budget (it starts no decode it expects to overrun); this is the hard limit
+# beyond it, for a decode that runs slower than expected on a busy machine.
+FINAL_PASS_OVERRUN_S = 10.0
+
+
 @dataclass(slots=True)
 class Transcriber:
     """Routes each participant's audio to its own backend stream and collects the events.
@@ -258,15 +272,26 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
 
 async def finish_meeting(
     facts: MeetingFacts, transcriber: Transcriber, out_dir: Path, audio: dict[str, Path] | None = None, *,
-    cap_s: float | None = None, deadline: StopDeadline | None = None,
+    cap_s: float | None = None, deadline: StopDeadline | None = None, final_pass_s: float = 0.0,
 ) -> Report:
     """End transcription, build the report and write report.json, transcript.txt and transcript.vtt.
 
     Transcription is bounded by ``cap_s`` and ``deadline`` (see ``Transcriber.finish``), the backend's post-call
-    insights by ``deadline``; the report is written from what there is by then.
+    insights by ``deadline``; the report is written from what there is by then. With ``final_pass_s`` and
+    ``audio``, a backend that can (``Refines``) transcribes again from the recordings for up to that long.
     """
     deadline = deadline or StopDeadline()  # never set: no bound
     await transcriber.finish(audio, cap_s=cap_s, deadline=deadline)
+    backend = transcriber.backend
+    if final_pass_s > 0 and audio and isinstance(backend, Refines) and not deadline.passed:
+        try:
+            async with deadline.bound(final_pass_s + FINAL_PASS_OVERRUN_S):
+                transcriber.events = await backend.final_pass(list(transcriber.events), audio, final_pass_s)
+        except Exception as exc:  # the live transcript stands
+            if isinstance(exc, TimeoutError):
+                log.warning("pipeline.final_pass_cut_short")
+            else:
+                log.exception("pipeline.final_pass_failed")
     try:
         async with deadline.bound():
             post_call = await transcriber.backend.post_call()

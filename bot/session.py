@@ -270,7 +270,8 @@ class MeetingSession:
             consumer_queue_size=self._settings.bridge.queue_frames if self._backend else 0,
         )
         if self._backend is not None and self.recorder.frames is not None:
-            self.live = LiveTranscription(self.recorder.frames, self._backend)
+            self.live = LiveTranscription(self.recorder.frames, self._backend,
+                                          final_pass_s=self._settings.asr.final_pass_budget_s)
             self.live.start()
         bridge = BridgeServer(
             self.recorder, self._on_control, host=self._settings.bridge.host, port=self._settings.bridge.port,
