@@ -71,7 +71,7 @@ class AnalysisResult:
 
     participants: list[ParticipantSummary]
     overview: str | None
-    summary: list[str]  # the key points flattened; the most central sentences when no topic has any
+    summary: list[str]  # the key points flattened, topic by topic
     key_points: list[KeyPoint]
     decisions: list[Insight]
     topics: list[Topic]
@@ -150,7 +150,7 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
     talk = analyse_talk(_speech_or_segments(data), data.duration_s)
     _, sentiment = analyse_sentiment(segments, data.participants)
     questions, actions, follow_ups, decisions = find_insights(segments, data.participants, data.meeting_date)
-    listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # the summary need not repeat them
+    listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # key points need not repeat them
     topics = extract_topics(segments, data.participants)
     points = key_points(segments, topics, data.participants, exclude=listed)
     return AnalysisResult(
@@ -163,7 +163,7 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
             sentiment.per_participant,
         ),
         overview=overview(segments, discussed(segments, topics), decisions, actions),
-        summary=flatten(points) or summarise(segments, exclude=listed),
+        summary=flatten(points),
         key_points=points,
         decisions=decisions,
         topics=topics,

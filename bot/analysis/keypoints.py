@@ -17,7 +17,7 @@ from bot.analysis.summary import MIN_CONTENT_WORDS, MIN_WORDS, centrality, conte
 from bot.report.model import KeyPoint, Segment, Topic
 
 MAX_TOPICS = 5
-PER_TOPIC = 3
+PER_TOPIC = 4
 _OFF_PHRASE = 0.7  # weight of a sentence that does not itself say the topic's phrase (same utterance)
 _NEAR_DUPLICATE = 0.8  # cosine above which two sentences say the same thing
 
@@ -71,9 +71,9 @@ def key_points(
     Candidates are the transcript's sentences minus questions, small talk (greetings, thanks, goodbyes,
     logistics), sentences under 5 words or with fewer than 3 content words, and ``exclude``. Each is ranked
     by TextRank centrality over TF-IDF vectors, 70 % when it does not say the topic's phrase itself but
-    shares the utterance that does. Topics are served best score first; each sentence goes to one topic
-    only and a near-repeat (cosine > 0.8) of one already taken is passed over. A topic left with nothing
-    is left out. Points are in the order they were said; topics in the order their first point was said.
+    shares the utterance that does. Topics are served best score first; a topic said only in utterances of
+    one already served is skipped, each sentence goes to one topic only, and a near-repeat (cosine > 0.8)
+    of one already taken is passed over. A topic left with nothing is left out. Points are in the order they were said; topics in the order their first point was said.
     """
     candidates = _candidates(segments, participants or {}, exclude)
     if not candidates or not topics:
@@ -84,7 +84,10 @@ def key_points(
         by_segment.setdefault(c.segment, []).append(k)
     taken: list[int] = []
     found: list[tuple[int, KeyPoint]] = []
+    served: list[set[int]] = []
     for topic in sorted(topics, key=lambda t: -t.score):
+        if any(set(topic.segments) <= seen for seen in served):
+            continue  # said only where a better topic was ("page" within "checkout page"): no heading of its own
         said = _phrase_re(topic.text)
         pool = [k for i in sorted(set(topic.segments)) for k in by_segment.get(i, ()) if k not in taken]
         weight = {k: float(scores[k]) * (1.0 if said.search(candidates[k].text) else _OFF_PHRASE) for k in pool}
@@ -99,6 +102,7 @@ def key_points(
             continue
         chosen.sort()
         taken.extend(chosen)
+        served.append(set(topic.segments))
         found.append((chosen[0], KeyPoint(topic=topic.text, points=[candidates[k].text for k in chosen])))
         if len(found) == max_topics:
             break

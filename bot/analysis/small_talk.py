@@ -56,7 +56,7 @@ _LEADING = re.compile(
     r"(?:um+|uh+|uhm+|umm+|er+m?|hmm+|mm+|oh|ah|so|okay|ok|alright|all right|yeah|yep|yup|well|anyway|anyways"
     r"|basically|and|but|also|actually)\b[\s,.:;!-]*"
     r"|(?:yes|no|nope|right|now|sure|great|good|cool|thanks|thank you|hi|hello|hey|everyone|everybody|all"
-    r"|guys|folks|i mean|you know|like|look|listen)\s*[,.:;!-]+\s*"
+    r"|guys|folks|i mean|you know|like|look|listen|next|first|firstly|secondly|finally|lastly|then)\s*[,.:;!-]+\s*"
     r")+",
     re.I,
 )
