@@ -73,7 +73,8 @@ def key_points(
     by TextRank centrality over TF-IDF vectors, 70 % when it does not say the topic's phrase itself but
     shares the utterance that does. Topics are served best score first; a topic said only in utterances of
     one already served is skipped, each sentence goes to one topic only, and a near-repeat (cosine > 0.8)
-    of one already taken is passed over. A topic left with nothing is left out. Points are in the order they were said; topics in the order their first point was said.
+    of one already taken is passed over. A topic left with nothing is left out. Points are in the order
+    they were said; topics in the order their first point was said.
     """
     candidates = _candidates(segments, participants or {}, exclude)
     if not candidates or not topics:
