@@ -217,7 +217,8 @@ def _no_audio_warnings(facts: MeetingFacts, persons: list[Person]) -> list[str]:
 def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostCall | None = None) -> Report:
     """Run the analysers over the transcript and assemble the Report.
 
-    ``post_call`` (a backend's own insights) replaces the analysers' summary, topics and insights.
+    ``post_call`` (a backend's own insights) replaces the analysers' summary (then there are no key points),
+    topics and insights.
     """
     backend = transcriber.backend
     recognition = backend.recognition()
@@ -260,6 +261,7 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
     return Report(
         meeting=meeting, backend=backend.name, recognizer=recognition.recognizer,
         participants=result.participants, transcript=segments, overview=result.overview, summary=own.summary,
+        key_points=[] if post_call else result.key_points,  # a backend's own summary is not mixed with ours
         decisions=result.decisions,
         topics=own.topics,
         questions=own.questions, action_items=own.action_items, follow_ups=own.follow_ups,

@@ -174,6 +174,17 @@ def _insight(item: Insight, *, action: bool = False) -> dict[str, str]:
     }
 
 
+def _key_points(report: Report) -> list[dict[str, Any]]:
+    """Topics with their points, the topic capitalised; a topic or point with no text is left out."""
+    out = []
+    for kp in report.key_points:
+        topic = clean(kp.topic)
+        points = [clean(p) for p in kp.points if clean(p)]
+        if topic and points:
+            out.append({"topic": topic[:1].upper() + topic[1:], "points": points})
+    return out
+
+
 def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
     m = report.meeting
     names = {p.id: clean(p.name) or clean(p.id) for p in report.participants}
@@ -208,6 +219,8 @@ def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
         "participants": participants,
         "overview": clean(report.overview or ""),
         "summary": [clean(s) for s in report.summary if clean(s)],
+        "key_points": _key_points(report),
+        "summary_by": clean(report.summary_by or ""),
         "action_items": [_insight(i, action=True) for i in report.action_items],
         "questions": [_insight(i) for i in report.questions],
         "follow_ups": [_insight(i) for i in report.follow_ups],
