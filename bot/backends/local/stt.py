@@ -304,7 +304,8 @@ class LocalBackend:
         )
         return BackendEvent(kind=EventKind.FINAL, participant_id=job.stream.participant.id, text=text,
                             start_s=timed[0].start_s if timed else job.utt.start_s,
-                            end_s=timed[-1].end_s if timed else job.utt.end_s, words=timed)
+                            end_s=timed[-1].end_s if timed else job.utt.end_s, words=timed,
+                            confidence=confidence(timed))
 
     def recognition(self) -> Recognition:
         """Recognizer, warnings and voiced intervals per participant."""
@@ -353,6 +354,17 @@ def _without(intervals: list[tuple[float, float]], holes: list[tuple[float, floa
             pieces = [p for a, b in pieces for p in ((a, min(b, h0)), (max(a, h1), b)) if p[1] - p[0] > 1e-6]
         out.extend(pieces)
     return out
+
+
+def confidence(words: tuple[Word, ...]) -> float | None:
+    """An utterance's confidence: the mean probability of its words (None without word probabilities).
+
+    Not ``exp(avg_logprob)``: Whisper gives that per decoded segment, and a packed decode's segment can span
+    several utterances, while every word belongs to exactly one. The mean of the words is also what the
+    email's low-confidence marks are read against.
+    """
+    probs = [w.probability for w in words if w.probability is not None]
+    return round(sum(probs) / len(probs), 3) if probs else None
 
 
 def _plain_words(text: str) -> list[str]:
