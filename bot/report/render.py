@@ -35,9 +35,11 @@ _BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 # A word the recognizer gave a probability below this is shown lightly in the HTML transcript. Whisper base gives
 # clearly spoken words 0.8-1.0; below one half it is about as likely wrong as right.
 LOW_CONFIDENCE = 0.5
-# Transcript characters shown in the email; the rest is in the attached transcript.txt. Gmail clips HTML bodies
-# over 102 KB, and a line's markup about doubles its size.
-_TRANSCRIPT_CHARS = 30_000
+# Bytes of HTML the email's transcript may take; the rest is in transcript.txt. Gmail clips messages over 102 KB;
+# the other sections take 10-20 KB. Measured: a line costs about 200 bytes of markup plus its text, and a
+# low-confidence word about 95 more.
+_TRANSCRIPT_BYTES = 60_000
+_LINE_BYTES, _LOW_WORD_BYTES = 200, 95
 _LOST_SHOWN_S = 0.05  # below that it is a render quantum or two (as the session's warnings)
 
 
@@ -182,18 +184,18 @@ def _insight(item: Insight, *, action: bool = False) -> dict[str, str]:
 
 
 def _transcript(report: Report, names: dict[str, str]) -> dict[str, Any]:
-    """Transcript lines within ``_TRANSCRIPT_CHARS``, each word with whether it is of low confidence."""
+    """Transcript lines within ``_TRANSCRIPT_BYTES``, each word with whether it is of low confidence."""
     lines: list[dict[str, Any]] = []
-    budget = _TRANSCRIPT_CHARS
+    budget = _TRANSCRIPT_BYTES
     for seg in report.transcript:
         text = clean(seg.text)
         if not text:
             continue
-        budget -= len(text)
-        if budget < 0 and lines:
-            break
         words = [(clean(w.text), w.probability is not None and w.probability < LOW_CONFIDENCE)
                  for w in seg.words if clean(w.text)]
+        budget -= _LINE_BYTES + len(text.encode()) + _LOW_WORD_BYTES * sum(low for _, low in words)
+        if budget < 0 and lines:
+            break
         lines.append({"at": format_offset(seg.start_s), "name": names.get(seg.participant_id) or clean(seg.name),
                       "text": text, "words": words or [(text, False)]})
     return {"lines": lines, "more": sum(1 for s in report.transcript if clean(s.text)) - len(lines),
