@@ -32,8 +32,8 @@ _NEUTRAL_BAND = 0.05  # VADER's usual threshold between neutral and positive/neg
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 # Bidirectional overrides and isolates: dropped, they can make text read differently from what it is.
 _BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
-# A word the recognizer gave a probability below this is shown lightly in the HTML transcript. Whisper base gives
-# clearly spoken words 0.8-1.0; below one half it is about as likely wrong as right.
+# A word the recognizer gave a probability below this is shown lightly in the HTML transcript: below one half it
+# is about as likely wrong as right.
 LOW_CONFIDENCE = 0.5
 # Bytes of HTML the email's transcript may take; the rest is in transcript.txt. Gmail clips messages over 102 KB;
 # the other sections take 10-20 KB. Measured: a line costs about 200 bytes of markup plus its text, and a
