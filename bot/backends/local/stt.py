@@ -360,8 +360,7 @@ def confidence(words: tuple[Word, ...]) -> float | None:
     """An utterance's confidence: the mean probability of its words (None without word probabilities).
 
     Not ``exp(avg_logprob)``: Whisper gives that per decoded segment, and a packed decode's segment can span
-    several utterances, while every word belongs to exactly one. The mean of the words is also what the
-    email's low-confidence marks are read against.
+    several utterances, while every word belongs to exactly one.
     """
     probs = [w.probability for w in words if w.probability is not None]
     return round(sum(probs) / len(probs), 3) if probs else None
