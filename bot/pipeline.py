@@ -20,7 +20,7 @@ from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, 
 from bot.deadline import StopDeadline
 from bot.outcome import redact_urls
 from bot.report.files import write_report_files
-from bot.report.model import MeetingInfo, Report
+from bot.report.model import MeetingInfo, Report, Segment
 from bot.report.people import Person, Presence, aliases, people
 
 log = structlog.get_logger(__name__)
@@ -178,6 +178,9 @@ class MeetingFacts:
     people: dict[str, list[str]] = field(default_factory=dict)
     # Seconds of audio received per participant id; None where that is not known (replay).
     audio_s: dict[str, float] | None = None
+    # Seconds of audio lost on the way to the bot per participant id (ids not listed lost none); None where
+    # nothing can be lost (replay).
+    lost_s: dict[str, float] | None = None
 
 
 UNFORWARDED_MIN_S = 10.0  # below that: the moment between joining and the first packet, not worth a warning
@@ -214,6 +217,17 @@ def _no_audio_warnings(facts: MeetingFacts, persons: list[Person]) -> list[str]:
     return out
 
 
+def transcribed_seconds(segments: list[Segment], participant_id: str) -> float:
+    """Seconds of one participant's speech that became transcript: the union of their segments' spans."""
+    total, reach = 0.0, float("-inf")
+    for s in sorted((s for s in segments if s.participant_id == participant_id), key=lambda s: s.start_s):
+        start = max(s.start_s, reach)
+        if s.end_s > start:
+            total += s.end_s - start
+        reach = max(reach, s.end_s)
+    return round(total, 3)
+
+
 def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostCall | None = None) -> Report:
     """Run the analysers over the transcript and assemble the Report.
 
@@ -246,6 +260,9 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
             p.other_ids = list(person.ids[1:])
             if facts.audio_s is not None and any(pid in facts.people for pid in person.ids):
                 p.no_audio_s = round(_no_audio(facts, person)[1], 1)
+            if facts.lost_s is not None:  # a rejoin: every id's losses
+                p.lost_s = round(sum(facts.lost_s.get(pid, 0.0) for pid in person.ids), 3)
+        p.transcribed_s = transcribed_seconds(segments, p.id)
         p.talk_time_s, p.talk_share = round(p.talk_time_s, 3), round(p.talk_share, 4)
         p.sentiment = round(p.sentiment, 4)
     a = result.analytics

@@ -372,6 +372,7 @@ class MeetingSession:
                       for p in self.roster.people.values()},
             people={p.id: list(p.names) for p in self.roster.people.values() if p.counts},
             audio_s=self.recorder.captured_seconds(),
+            lost_s=self.recorder.missing_seconds_by_participant(),
         )
         if self.recorder.consumer_dropped:
             facts.warnings.append(f"{self.recorder.consumer_dropped} audio frames were not transcribed "

@@ -9,9 +9,9 @@ from typing import Any
 
 from bot.demo.speech import Line, Meeting, wer
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-         "sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
             "nine": "ninth", "twelve": "twelfth"}
 
@@ -19,10 +19,7 @@ _ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", 
 def _number_words(n: int, ordinal: bool) -> list[str]:
     if n >= 100:
         return [str(n)]
-    if n < 20:
-        out = [_ONES[n]]
-    else:
-        out = [_TENS[n // 10]] + ([_ONES[n % 10]] if n % 10 else [])
+    out = [_ONES[n]] if n < 20 else [_TENS[n // 10]] + ([_ONES[n % 10]] if n % 10 else [])
     if ordinal:
         last = out[-1]
         out[-1] = _ORDINAL.get(last, last[:-1] + "ieth" if last.endswith("y") else last + "th")

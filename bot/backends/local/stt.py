@@ -14,7 +14,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -337,7 +337,7 @@ class LocalBackend:
             [event] = await self._decode(recognizer, [(region.participant_id, region.utterance(wavs))])
             took.append(time.monotonic() - before)
             done += 1
-            if event is not None and _confidence(event.words) >= region.confidence:
+            if event is not None and (event.confidence or 0.0) >= region.confidence:
                 for old in region.events:
                     replaced[id(old)] = event
                 redone += region.seconds
@@ -404,7 +404,7 @@ def _event(participant_id: str, utt: Utterance, text: str, words: list[Word], of
     )
     return BackendEvent(kind=EventKind.FINAL, participant_id=participant_id, text=text,
                         start_s=timed[0].start_s if timed else utt.start_s,
-                        end_s=timed[-1].end_s if timed else utt.end_s, words=timed)
+                        end_s=timed[-1].end_s if timed else utt.end_s, words=timed, confidence=confidence(timed))
 
 
 @dataclass(slots=True)
@@ -423,17 +423,11 @@ class _Region:
     @property
     def confidence(self) -> float:
         """Mean word probability of its live words (0 without any: redo those first)."""
-        return _confidence([w for e in self.events for w in e.words])
+        return confidence(tuple(w for e in self.events for w in e.words)) or 0.0
 
     def utterance(self, wavs: dict[str, np.ndarray]) -> Utterance:
         audio = wavs[self.participant_id][int(self.start_s * SAMPLE_RATE): int(self.end_s * SAMPLE_RATE)]
         return Utterance(self.start_s, (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-
-
-def _confidence(words: Sequence[Word]) -> float:
-    """Mean word probability (0 without any)."""
-    probs = [w.probability for w in words if w.probability is not None]
-    return sum(probs) / len(probs) if probs else 0.0
 
 
 def _regions(finals: list[BackendEvent]) -> list[_Region]:
@@ -475,6 +469,16 @@ def _without(intervals: list[tuple[float, float]], holes: list[tuple[float, floa
             pieces = [p for a, b in pieces for p in ((a, min(b, h0)), (max(a, h1), b)) if p[1] - p[0] > 1e-6]
         out.extend(pieces)
     return out
+
+
+def confidence(words: tuple[Word, ...]) -> float | None:
+    """An utterance's confidence: the mean probability of its words (None without word probabilities).
+
+    Not ``exp(avg_logprob)``: Whisper gives that per decoded segment, and a packed decode's segment can span
+    several utterances, while every word belongs to exactly one.
+    """
+    probs = [w.probability for w in words if w.probability is not None]
+    return round(sum(probs) / len(probs), 3) if probs else None
 
 
 def _plain_words(text: str) -> list[str]:
