@@ -7,6 +7,7 @@ small instruction-tuned GGUF model with a usable licence (README, "LLM summary")
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -17,10 +18,15 @@ import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from bot.backends.local.models import AsrChoice
+from bot.backends.local.stt import LocalBackend
 from bot.config import ConfigError, LlmSettings, load_settings
 from bot.deadline import StopDeadline
+from bot.demo.meeting import MEETING
+from bot.demo.speech import render
 from bot.llm import ChatClient, LlmSummary, llm_summary
 from bot.llm.summary import build_prompt, parse_answer
+from bot.replay import replay
 from bot.report.model import Insight, MeetingInfo, ParticipantSummary, Report, Segment
 from tests.doubles.chat_completions import ChatCompletionsDouble, as_json
 
@@ -249,3 +255,33 @@ def test_llm_is_off_by_default_and_configurable(tmp_path: Path, monkeypatch: pyt
     cfg.write_text('[llm]\nbase_url = "127.0.0.1:8080"\n')
     with pytest.raises(ConfigError, match=r"llm\.base_url: .*http"):
         load_settings(cfg)
+
+
+@pytest.mark.asr
+async def test_replay_writes_the_llm_summary_into_report_json(tmp_path: Path) -> None:
+    """End to end: espeak-ng speech -> Whisper -> offline analysers -> the LLM double -> report.json."""
+    def answer(body: dict[str, Any]) -> str:
+        seen.append(body["messages"][1]["content"])
+        return as_json({
+            "overview": "The launch review went over the budget, the checklist and the venue.",
+            "key_points": [{"topic": "Budget", "points": ["Marketing costs went up"]}],
+            "decisions": [],
+            "action_items": [{"text": "Send the updated budget to finance", "owner": "Alice", "due": "Thursday"},
+                             {"text": "Update the launch checklist", "owner": "Priya", "due": "before Friday"}],
+        })
+
+    seen: list[str] = []
+    paths, _ = await asyncio.to_thread(render, MEETING, tmp_path / "wav")
+    cache = Path(os.environ.get("BOT_ASR__CACHE_DIR", tmp_path / "asr-cache"))
+    started = datetime(2026, 11, 25, 10, tzinfo=UTC)
+    async with ChatCompletionsDouble(reply=answer).running() as server:
+        report = await replay(paths, LocalBackend(AsrChoice(cache_dir=cache, allow_download=False)),
+                              tmp_path / "out", title=MEETING.title, started_at=started, summary=summary(server.url))
+    [user] = seen
+    assert "Alice: " in user and "budget" in user.lower() and "Date: 2026-11-25 (Wednesday)" in user
+    written = Report.model_validate_json((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert written.summary_by == "llm tiny-instruct" and written.overview == report.overview
+    budget, checklist = written.action_items
+    assert (budget.speaker, budget.owner, budget.due_date) == ("Alice", "Alice", date(2026, 11, 26))
+    assert (checklist.speaker, checklist.owner, checklist.due_date) == ("Bob", "Priya", date(2026, 11, 27))
+    assert budget.start_s > 0 and checklist.start_s > budget.start_s
