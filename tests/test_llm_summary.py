@@ -18,16 +18,20 @@ import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from bot.backends.base import BackendEvent, EventKind, Participant, PostCall, Recognition
 from bot.backends.local.models import AsrChoice
 from bot.backends.local.stt import LocalBackend
 from bot.config import ConfigError, LlmSettings, load_settings
 from bot.deadline import StopDeadline
 from bot.demo.meeting import MEETING
 from bot.demo.speech import render
+from bot.live import LiveTranscription
 from bot.llm import ChatClient, LlmSummary, llm_summary
 from bot.llm.summary import build_prompt, parse_answer
+from bot.pipeline import MeetingFacts
 from bot.replay import replay
 from bot.report.model import Insight, MeetingInfo, ParticipantSummary, Report, Segment
+from tests.conftest import until
 from tests.doubles.chat_completions import ChatCompletionsDouble, as_json
 
 KEY = "sk-test-0123456789abcdef"
@@ -194,8 +198,7 @@ async def test_the_stop_deadline_cuts_the_call_short(server: ChatCompletionsDoub
     server.delay_s = 30
     deadline = StopDeadline()
     call = asyncio.create_task(summary(server.url).apply(offline_report(), deadline=deadline))
-    while not server.requests:  # the request is in; now the bot is told to stop
-        await asyncio.sleep(0.01)
+    await until(lambda: server.requests or call.done())  # the request is in; now the bot is told to stop
     deadline.set_in(0)
     _assert_offline_kept(await call, "cut short when the bot was stopped")
 
@@ -285,3 +288,51 @@ async def test_replay_writes_the_llm_summary_into_report_json(tmp_path: Path) ->
     assert (budget.speaker, budget.owner, budget.due_date) == ("Alice", "Alice", date(2026, 11, 26))
     assert (checklist.speaker, checklist.owner, checklist.due_date) == ("Bob", "Priya", date(2026, 11, 27))
     assert budget.start_s > 0 and checklist.start_s > budget.start_s
+
+
+class _TextBackend:
+    """A ConversationBackend whose transcript is already there: for the live path without audio."""
+
+    name = "text"
+
+    async def open_stream(self, participant: Participant) -> Any:
+        raise AssertionError("no audio in this test")
+
+    def recognition(self) -> Recognition:
+        return Recognition(recognizer="text")
+
+    async def recover(self, audio: dict[str, Path]) -> list[BackendEvent]:
+        return []
+
+    async def post_call(self) -> PostCall | None:
+        return None
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("stop", [False, True], ids=["room empty", "stopped during the call"])
+async def test_the_live_path_uses_the_llm_within_the_stop_deadline(tmp_path: Path, stop: bool) -> None:
+    async with ChatCompletionsDouble(reply=as_json(ANSWER), delay_s=30 if stop else 0).running() as server:
+        live = LiveTranscription(asyncio.Queue(), _TextBackend(), summary=summary(server.url))
+        for i, (pid, name, text) in enumerate(LINES):
+            live.transcriber.names[pid] = name
+            live.transcriber.events.append(BackendEvent(EventKind.FINAL, pid, text, i * 10.0, i * 10.0 + 8))
+        facts = MeetingFacts(id="m", title="Payroll", started_at=datetime(2026, 11, 25, 10, tzinfo=UTC),
+                             duration_s=60.0)
+        deadline = StopDeadline()
+        done = asyncio.create_task(live.finish(facts, tmp_path, deadline=deadline))
+        if stop:
+            await until(lambda: server.requests or done.done())
+            deadline.set_in(0)
+        report = await done
+    assert report is not None and len(server.requests) == 1
+    written = Report.model_validate_json((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert written == report
+    if stop:
+        assert report.summary_by is None and report.overview != ANSWER["overview"]
+        assert report.warnings[-1] == "LLM summary not used (cut short when the bot was stopped); " \
+            "the offline summary is shown"
+    else:
+        assert report.summary_by == "llm tiny-instruct" and report.overview == ANSWER["overview"]
+        assert [a.owner for a in report.action_items] == ["Kwame Mensah", "José Núñez", "Someone Else"]
