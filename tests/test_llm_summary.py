@@ -166,7 +166,7 @@ FAILURES = {
     "http 500": ({"status": 500}, "answered HTTP 500: "),
     "cut off": ({"finish_reason": "length", "reply": as_json(ANSWER)[:50]}, "cut off at llm.max_tokens"),
     "not a completion": ({"raw_body": b'{"result": "ok"}'}, "did not send a chat completion"),
-    "timeout": ({"delay_s": 30}, "within 0.3 s (llm.timeout_s)"),
+    "timeout": ({"delay_s": 30}, "within llm.timeout_s = 0.3 s"),
 }
 
 
@@ -183,6 +183,7 @@ async def test_a_failure_keeps_the_offline_summary_with_one_warning(knobs: dict[
 async def test_connection_refused_keeps_the_offline_summary() -> None:
     report = await summary(_refused_url()).apply(offline_report())
     _assert_offline_kept(report, "could not connect to http://127.0.0.1:")
+    assert report.warnings[-1].endswith(": connection refused); the offline summary is shown")
 
 
 def _assert_offline_kept(report: Report, expected: str) -> None:
@@ -213,7 +214,9 @@ async def test_a_passed_deadline_asks_nothing(server: ChatCompletionsDouble) -> 
 
 async def test_a_long_transcript_is_cut_to_the_budget_and_the_report_says_so(server: ChatCompletionsDouble) -> None:
     long = [(pid, name, f"{text} Point number {i}.") for i in range(40) for pid, name, text in LINES]
-    report = await summary(server.url, max_transcript_chars=2000).apply(offline_report(long))
+    given = offline_report(long)
+    report = await summary(server.url, max_transcript_chars=2000).apply(given)
+    assert given.warnings == ["an earlier warning"] and given.summary_by is None  # the input is left as it was
     user = server.requests[0].body["messages"][1]["content"]
     assert len(user) <= 2000
     assert "transcript cut here:" in user and user.rstrip().endswith("</transcript>")

@@ -77,8 +77,9 @@ class ChatClient:
                 raw = await resp.content.read(MAX_RESPONSE_BYTES + 1)
                 status = resp.status
         except aiohttp.ClientConnectorError as exc:
-            raise ChatError(f"could not connect to {self.endpoint} ({exc.strerror or type(exc).__name__})") \
-                from None
+            why = "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else \
+                exc.strerror or type(exc).__name__
+            raise ChatError(f"could not connect to {self.endpoint}: {why}") from None
         except aiohttp.ClientError as exc:
             raise ChatError(f"{self.endpoint}: {type(exc).__name__}") from None
         if status != 200:

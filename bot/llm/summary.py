@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -230,7 +231,8 @@ class LlmSummary:
         clock: monotonic seconds, for the log line's duration.
     """
 
-    def __init__(self, client: ChatClient, settings: LlmSettings, *, clock: Any = time.monotonic) -> None:
+    def __init__(self, client: ChatClient, settings: LlmSettings, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._client = client
         self._settings = settings
         self._clock = clock
@@ -255,14 +257,14 @@ class LlmSummary:
             answer = parse_answer(content)
         except TimeoutError:
             why = "cut short when the bot was stopped" if deadline.passed else \
-                f"no answer from {self._client.endpoint} within {s.timeout_s:g} s (llm.timeout_s)"
+                f"no answer from {self._client.endpoint} within llm.timeout_s = {s.timeout_s:g} s"
             return _warn(report, why)
         except (ChatError, ValueError) as exc:
             return _warn(report, str(exc))
         out = apply_answer(report, answer, s.model)
-        if prompt.cut_at_s is not None:
-            out.warnings.append(f"the LLM summary covers the transcript up to {_clock(prompt.cut_at_s)} only "
-                                f"(llm.max_transcript_chars = {s.max_transcript_chars})")
+        if prompt.cut_at_s is not None:  # a new list: model_copy is shallow, ``report`` keeps its own
+            out.warnings = [*out.warnings, f"the LLM summary covers the transcript up to {_clock(prompt.cut_at_s)} "
+                            f"only (llm.max_transcript_chars = {s.max_transcript_chars})"]
         log.info("llm.summary_written", endpoint=self._client.endpoint, model=s.model,
                  seconds=round(self._clock() - began, 1), key_points=len(out.key_points),
                  decisions=len(out.decisions), action_items=len(out.action_items),
