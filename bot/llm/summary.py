@@ -94,21 +94,29 @@ def _clock(seconds: float) -> str:
     return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
+_MARKER = re.compile(r"</?\s*transcript\s*>", re.I)
+
+
+def _flat(text: str) -> str:
+    """One line, with nothing in it that could end the transcript early (a name or words are data)."""
+    return _MARKER.sub("(transcript)", " ".join(text.split()))
+
+
 def build_prompt(report: Report, max_chars: int) -> Prompt:
     """The meeting's date, title, participants and transcript lines (``[m:ss] name: text``) within ``max_chars``.
 
     A transcript longer than that is cut at a line, with a note saying how much is left out.
     """
     day = report.meeting.started_at.date()
-    names = ", ".join(p.name for p in report.participants) or "unknown"
-    head = (f"Meeting: {report.meeting.title}\nDate: {day.isoformat()} ({day.strftime('%A')})\n"
+    names = ", ".join(_flat(p.name) for p in report.participants) or "unknown"
+    head = (f"Meeting: {_flat(report.meeting.title)}\nDate: {day.isoformat()} ({day.strftime('%A')})\n"
             f"Participants: {names}\n<transcript>\n")
     tail = "</transcript>\n"
     budget = max_chars - len(head) - len(tail)
     lines: list[str] = []
     cut_at: float | None = None
     for i, seg in enumerate(report.transcript):
-        line = f"[{_clock(seg.start_s)}] {seg.name}: {' '.join(seg.text.split())}\n"
+        line = f"[{_clock(seg.start_s)}] {_flat(seg.name)}: {_flat(seg.text)}\n"
         left = len(report.transcript) - i
         note = f"[... transcript cut here: {left} later utterances from {_clock(seg.start_s)} on are not included]\n"
         if len(line) + len(note) > budget:
