@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import structlog
 
@@ -22,6 +22,9 @@ from bot.outcome import redact_urls
 from bot.report.files import write_report_files
 from bot.report.model import MeetingInfo, Report, Segment
 from bot.report.people import Person, Presence, aliases, people
+
+if TYPE_CHECKING:
+    from bot.llm import LlmSummary
 
 log = structlog.get_logger(__name__)
 
@@ -292,12 +295,15 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
 async def finish_meeting(
     facts: MeetingFacts, transcriber: Transcriber, out_dir: Path, audio: dict[str, Path] | None = None, *,
     cap_s: float | None = None, deadline: StopDeadline | None = None, final_pass_s: float = 0.0,
+    summary: LlmSummary | None = None,
 ) -> Report:
     """End transcription, build the report and write report.json, transcript.txt and transcript.vtt.
 
     Transcription is bounded by ``cap_s`` and ``deadline`` (see ``Transcriber.finish``), the backend's post-call
     insights by ``deadline``; the report is written from what there is by then. With ``final_pass_s`` and
     ``audio``, a backend that can (``Refines``) transcribes again from the recordings for up to that long.
+    ``summary`` (an LLM) may then replace the offline overview, key points, decisions and action items, within
+    ``llm.timeout_s`` and ``deadline``.
     """
     deadline = deadline or StopDeadline()  # never set: no bound
     await transcriber.finish(audio, cap_s=cap_s, deadline=deadline)
@@ -323,6 +329,8 @@ async def finish_meeting(
         else:
             log.exception("pipeline.post_call_failed")
     report = build_report(facts, transcriber, post_call)
+    if summary is not None:
+        report = await summary.apply(report, deadline=deadline)
     write_report_files(report, out_dir)
     log.info("pipeline.report_written", segments=len(report.transcript), questions=len(report.questions),
              action_items=len(report.action_items), follow_ups=len(report.follow_ups))
