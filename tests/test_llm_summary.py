@@ -94,6 +94,7 @@ async def test_a_valid_answer_fills_the_summary(server: ChatCompletionsDouble) -
     assert report.summary_by == "llm tiny-instruct"
     assert report.overview == ANSWER["overview"]
     assert [(k.topic, k.points) for k in report.key_points] == [("Payroll vendor", ANSWER["key_points"][0]["points"])]
+    assert report.summary == ["Three offers compared", "Acme is cheapest"]  # the flat list follows the key points
     # The decision is Kwame's, at the utterance that says it.
     [decision] = report.decisions
     assert (decision.text, decision.speaker_id, decision.speaker, decision.start_s) == \

@@ -224,6 +224,7 @@ def apply_answer(report: Report, answer: SummaryAnswer, model: str) -> Report:
     return report.model_copy(update={
         "overview": answer.overview,
         "key_points": [KeyPoint(topic=k.topic, points=list(k.points)) for k in answer.key_points],
+        "summary": [p for k in answer.key_points for p in k.points],  # the flat list is the key points, as offline
         "decisions": [mapper.decision(d) for d in answer.decisions],
         "action_items": [mapper.action(a) for a in answer.action_items],
         "summary_by": f"llm {model}",
