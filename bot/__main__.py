@@ -140,7 +140,8 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     try:
         report = asyncio.run(replay(args.wavs, create_backend(settings), out_dir, names=names,
-                                    title=args.title, progress=sys.stderr.isatty()))
+                                    title=args.title, progress=sys.stderr.isatty(),
+                                    trackers=settings.trackers))
     except ReplayInputError as exc:
         print(f"jitsi-bot: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT

@@ -164,6 +164,8 @@ class MeetingFacts:
     people: dict[str, list[str]] = field(default_factory=dict)
     # Seconds of audio received per participant id; None where that is not known (replay).
     audio_s: dict[str, float] | None = None
+    # What to look for: tracker name -> phrases (the settings' [trackers]); reported even when not said.
+    trackers: dict[str, list[str]] = field(default_factory=dict)
 
 
 UNFORWARDED_MIN_S = 10.0  # below that: the moment between joining and the first packet, not worth a warning
@@ -200,7 +202,8 @@ def _no_audio_warnings(facts: MeetingFacts, persons: list[Person]) -> list[str]:
 def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostCall | None = None) -> Report:
     """Run the analysers over the transcript and assemble the Report.
 
-    ``post_call`` (a backend's own insights) replaces the analysers' summary, topics and insights.
+    ``post_call`` (a backend's own insights) replaces the analysers' summary, topics and insights, and their
+    trackers when it has its own.
     """
     backend = transcriber.backend
     recognition = backend.recognition()
@@ -219,7 +222,7 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
     segments = segments_from(events, names)
     result = analyse(AnalysisInput(
         segments=segments, participants=names, speech=speech,
-        duration_s=facts.duration_s, meeting_date=facts.started_at.date(),
+        duration_s=facts.duration_s, meeting_date=facts.started_at.date(), trackers=facts.trackers,
     ))
     for p in result.participants:
         person = by_id.get(p.id)
@@ -245,6 +248,7 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
         participants=result.participants, transcript=segments, overview=result.overview, summary=own.summary,
         decisions=result.decisions,
         topics=own.topics,
+        trackers=result.trackers if post_call is None or post_call.trackers is None else post_call.trackers,
         questions=own.questions, action_items=own.action_items, follow_ups=own.follow_ups,
         sentiment=result.sentiment, analytics=result.analytics,
         warnings=[*facts.warnings, *_no_audio_warnings(facts, persons), *recognition.warnings,
