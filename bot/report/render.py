@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from bot.report.model import Insight, Report
+from bot.report.model import Insight, Report, Tracker
 
 _TEMPLATES = "templates"
 _SUBJECT_MAX = 200
@@ -174,6 +174,19 @@ def _insight(item: Insight, *, action: bool = False) -> dict[str, str]:
     }
 
 
+def _tracker(tracker: Tracker) -> dict[str, Any]:
+    """A tracker for the templates: each mention's sentence cut around the words that matched."""
+    mentions = []
+    for m in tracker.mentions:
+        sentence, matched = clean(m.sentence), clean(m.text)
+        # the mention's words are a piece of its sentence (a report edited by hand may break that: shown apart)
+        at = sentence.find(matched) if matched else -1
+        before, after = (sentence[:at], sentence[at + len(matched):]) if at >= 0 else (sentence + " (", ")")
+        mentions.append({"speaker": clean(m.speaker) or clean(m.speaker_id), "at": format_offset(m.start_s),
+                         "before": before, "matched": matched, "after": after})
+    return {"name": clean(tracker.name), "count": len(mentions), "mentions": mentions}
+
+
 def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
     m = report.meeting
     names = {p.id: clean(p.name) or clean(p.id) for p in report.participants}
@@ -212,6 +225,7 @@ def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
         "questions": [_insight(i) for i in report.questions],
         "follow_ups": [_insight(i) for i in report.follow_ups],
         "decisions": [_insight(i) for i in report.decisions],
+        "trackers": [_tracker(t) for t in report.trackers],
         "topics": [clean(t.text) for t in topics if clean(t.text)],
         "sentiment": {
             "available": has_speech,
