@@ -182,8 +182,11 @@ def _tracker(tracker: Tracker) -> dict[str, Any]:
         # the mention's words are a piece of its sentence (a report edited by hand may break that: shown apart)
         at = sentence.find(matched) if matched else -1
         before, after = (sentence[:at], sentence[at + len(matched):]) if at >= 0 else (sentence + " (", ")")
+        pieces = {"before": before, "matched": matched, "after": after}
         mentions.append({"speaker": clean(m.speaker) or clean(m.speaker_id), "at": format_offset(m.start_s),
-                         "before": before, "matched": matched, "after": after})
+                         **pieces,
+                         # the md filter would strip the spaces around the emphasis: escape the pieces as they are
+                         "md": {k: _MD_SPECIAL.sub(r"\\\1", v) for k, v in pieces.items()}})
     return {"name": clean(tracker.name), "count": len(mentions), "mentions": mentions}
 
 

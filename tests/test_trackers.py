@@ -1,0 +1,158 @@
+"""Trackers: the configured phrases found in a transcript by meaning-preserving variants, and in the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+import pytest
+
+from bot.analysis import AnalysisInput, analyse
+from bot.analysis.trackers import find_trackers, fold, one_edit_apart, stem
+from bot.report.model import Segment, Word
+from tests.test_analysis import make_segments
+
+PEOPLE = {"a1": "Ann", "b2": "Bo", "j3": "José Núñez"}
+PRICING = {"pricing": ["price", "cost", "discount"]}
+
+
+def _said(*lines: str, pid: str = "a1") -> list[Segment]:
+    return make_segments([(pid, line) for line in lines], PEOPLE)
+
+
+def _hits(segments: list[Segment], trackers: dict[str, list[str]]) -> list[tuple[str, str, str]]:
+    """(tracker, phrase, words as said) of every mention."""
+    return [(t.name, m.phrase, m.text) for t in find_trackers(segments, trackers) for m in t.mentions]
+
+
+def _timed(pid: str, start_s: float, text: str, step_s: float = 0.5) -> Segment:
+    """A segment with one word timing per whitespace token, ``step_s`` apart."""
+    tokens = text.split()
+    words = [Word(text=w, start_s=start_s + k * step_s, end_s=start_s + k * step_s + 0.4) for k, w in enumerate(tokens)]
+    return Segment(participant_id=pid, name=PEOPLE[pid], start_s=start_s, end_s=start_s + len(tokens) * step_s,
+                   text=text, words=words)
+
+
+# ---------------------------------------------------------------------------------------------- variants
+
+
+@pytest.mark.parametrize(
+    ("phrase", "said"),
+    [
+        ("price", "prices"), ("price", "priced"), ("price", "pricing"), ("prices", "price"),
+        ("cost", "costs"), ("cost", "costing"), ("discount", "discounted"), ("discount", "discounts"),
+        ("company", "companies"), ("companies", "company's"), ("plan", "planned"), ("agree", "agreed"),
+        ("box", "boxes"), ("run", "running"),
+    ],
+)
+def test_inflections_match(phrase: str, said: str) -> None:
+    assert _hits(_said(f"We talked about the {said} today."), {"t": [phrase]}) == [("t", phrase, said)]
+
+
+@pytest.mark.parametrize(
+    ("phrase", "said"),
+    [("discount", "discout"), ("discount", "dicsount"), ("contract", "contracts"), ("renewal", "renewall"),
+     ("discount", "discounts"), ("pricing", "prizing")],
+)
+def test_a_spelling_slip_in_a_long_word_matches(phrase: str, said: str) -> None:
+    assert _hits(_said(f"Then the {said} came up."), {"t": [phrase]}) == [("t", phrase, said)]
+
+
+@pytest.mark.parametrize(
+    ("phrase", "said"),
+    [
+        ("cost", "costume"),       # a substring is not the word
+        ("cost", "costly"),        # derived words are other words
+        ("price", "priceless"),
+        ("cost", "cast"),          # no spelling slack under 5 letters: short slips are usually other words
+        ("zoom", "room"),
+        ("discount", "viscount"),  # the first letter must be right
+        ("discount", "dsicuont"),  # two slips
+        ("contract", "contractor"),
+    ],
+)
+def test_other_words_do_not_match(phrase: str, said: str) -> None:
+    assert _hits(_said(f"The {said} was fine."), {"t": [phrase]}) == []
+
+
+def test_case_punctuation_and_accents_do_not_count() -> None:
+    segments = _said("PRICE? Our Price, and the price!", "Jose said Müller and MULLER agree.")
+    assert [text for _, _, text in _hits(segments, PRICING)] == ["PRICE", "Price", "price"]
+    assert [text for _, _, text in _hits(segments, {"people": ["José", "Müller"]})] == ["Jose", "Müller", "MULLER"]
+    assert fold("Straße") == "strasse" and fold("ÉCOLE") == "ecole" and fold("it’s") == "it's"
+
+
+def test_multi_word_phrases_match_as_word_sequences() -> None:
+    segments = _said("We compared it with google-meet and Google   Meets.",
+                     "Google is big. Meet me later.",  # not one sentence: no match
+                     "A meet of Google people.")       # wrong order: no match
+    assert _hits(segments, {"competitors": ["Google Meet", "Zoom"]}) == [
+        ("competitors", "Google Meet", "google-meet"), ("competitors", "Google Meet", "Google Meets")]
+
+
+def test_the_longest_phrase_wins_at_one_place() -> None:
+    segments = _said("The price list is out, the price is not.")
+    assert _hits(segments, {"pricing": ["price", "price list"]}) == [
+        ("pricing", "price list", "price list"), ("pricing", "price", "price")]
+
+
+def test_non_ascii_text_and_phrases() -> None:
+    segments = _said("Die Preise für Straße und Ärzte steigen.", "Цена выросла, ЦЕНА упала.")
+    assert _hits(segments, {"de": ["strasse", "ärzte"], "ru": ["цена"]}) == [
+        ("de", "strasse", "Straße"), ("de", "ärzte", "Ärzte"), ("ru", "цена", "Цена"), ("ru", "цена", "ЦЕНА")]
+
+
+def test_stem_and_edit_distance_helpers() -> None:
+    assert {stem(w) for w in ("price", "prices", "priced", "pricing")} == {stem("price")}
+    assert stem("costume") != stem("cost") and stem("priceless") != stem("price")
+    assert one_edit_apart("discount", "discout") and one_edit_apart("discount", "dicsount")
+    assert one_edit_apart("price", "prize") and not one_edit_apart("price", "price")
+    assert not one_edit_apart("discount", "disco") and not one_edit_apart("ab", "ba c")
+
+
+# ---------------------------------------------------------------------------------------------- mentions
+
+
+def test_a_mention_has_speaker_time_and_sentence() -> None:
+    segments = [
+        _timed("a1", 10.0, "Hello all. What do the new prices look like?"),  # word timings: "prices" is word 7
+        Segment(participant_id="j3", name=PEOPLE["j3"], start_s=20.0, end_s=26.0,
+                text="The discount is fine. It costs less than Zoom."),   # no word timings
+    ]
+    (pricing,) = find_trackers(segments, PRICING)
+    first, second, third = pricing.mentions
+    assert (first.speaker_id, first.speaker, first.phrase, first.text) == ("a1", "Ann", "price", "prices")
+    assert first.start_s == pytest.approx(10.0 + 6 * 0.5)
+    assert first.sentence == "What do the new prices look like?"
+    assert (second.speaker_id, second.speaker, second.text, second.start_s) == ("j3", "José Núñez", "discount", 20.0)
+    assert second.sentence == "The discount is fine."
+    # no word timings: the sentence's start, interpolated along the segment as sentences_of does
+    assert third.text == "costs" and 20.0 < third.start_s < 26.0 and third.sentence == "It costs less than Zoom."
+
+
+def test_a_word_inside_a_quoted_token_gets_its_own_time() -> None:
+    (tracker,) = find_trackers([_timed("b2", 5.0, 'He said "discount" twice, discount!')], {"d": ["discount"]})
+    assert [m.start_s for m in tracker.mentions] == [pytest.approx(6.0), pytest.approx(7.0)]  # tokens 2 and 4
+
+
+def test_every_tracker_is_listed_in_order_even_unmentioned() -> None:
+    segments = _said("The price is right.")
+    trackers = find_trackers(segments, {"competitors": ["Zoom"], "pricing": ["price"], "legal": ["contract"]})
+    assert [(t.name, len(t.mentions)) for t in trackers] == [("competitors", 0), ("pricing", 1), ("legal", 0)]
+    assert find_trackers(segments, {}) == [] and find_trackers([], PRICING)[0].mentions == []
+
+
+def test_mentions_come_in_time_order_across_speakers() -> None:
+    segments = [_timed("b2", 30.0, "Our cost is high."), _timed("a1", 2.0, "What about the price?")]
+    segments.sort(key=lambda s: s.start_s)
+    (pricing,) = find_trackers(segments, PRICING)
+    assert [(m.speaker, m.phrase) for m in pricing.mentions] == [("Ann", "price"), ("Bo", "cost")]
+
+
+def test_analyse_reports_trackers_only_when_configured() -> None:
+    segments = _said("The discounts are generous.", pid="b2")
+    data = AnalysisInput(segments=segments, participants=PEOPLE, speech={}, duration_s=10.0,
+                         meeting_date=datetime.date(2026, 11, 25))
+    assert analyse(data).trackers == []
+    (pricing,) = analyse(dataclasses.replace(data, trackers=PRICING)).trackers
+    assert [(m.speaker, m.text) for m in pricing.mentions] == [("Bo", "discounts")]
