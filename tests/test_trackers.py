@@ -9,7 +9,9 @@ import pytest
 
 from bot.analysis import AnalysisInput, analyse
 from bot.analysis.trackers import find_trackers, fold, one_edit_apart, stem
-from bot.report.model import Segment, Word
+from bot.backends.base import BackendEvent, EventKind, PostCall, Recognition
+from bot.pipeline import MeetingFacts, Transcriber, build_report
+from bot.report.model import Segment, Tracker, TrackerMention, Word
 from tests.test_analysis import make_segments
 
 PEOPLE = {"a1": "Ann", "b2": "Bo", "j3": "José Núñez"}
@@ -156,3 +158,45 @@ def test_analyse_reports_trackers_only_when_configured() -> None:
     assert analyse(data).trackers == []
     (pricing,) = analyse(dataclasses.replace(data, trackers=PRICING)).trackers
     assert [(m.speaker, m.text) for m in pricing.mentions] == [("Bo", "discounts")]
+
+
+class _Backend:
+    """Just enough of a ConversationBackend for build_report."""
+
+    name = "test"
+
+    def recognition(self) -> Recognition:
+        return Recognition(recognizer="test")
+
+
+def _meeting(trackers: dict[str, list[str]]) -> tuple[MeetingFacts, Transcriber]:
+    transcriber = Transcriber(_Backend())  # type: ignore[arg-type]
+    transcriber.names.update({"a1": "Ann", "a2": "Ann"})
+    transcriber.events += [BackendEvent(EventKind.FINAL, "a1", "Is the price final?", 1.0, 3.0),
+                           BackendEvent(EventKind.FINAL, "a2", "Back again: the costs went up.", 12.0, 15.0)]
+    facts = MeetingFacts(id="m", title="t", started_at=datetime.datetime(2026, 11, 25, 10, tzinfo=datetime.UTC),
+                         duration_s=20.0, presence={"a1": (0.0, 10.0), "a2": (11.0, 20.0)},
+                         people={"a1": ["Ann"], "a2": ["Ann"]}, trackers=trackers)
+    return facts, transcriber
+
+
+def test_the_report_gets_the_configured_trackers() -> None:
+    facts, transcriber = _meeting({"pricing": ["price", "cost"], "legal": ["contract"]})
+    report = build_report(facts, transcriber)
+    pricing, legal = report.trackers
+    # a2 is Ann rejoining: her mention is under her one id
+    assert [(m.speaker_id, m.speaker, m.text, m.start_s) for m in pricing.mentions] == [
+        ("a1", "Ann", "price", 1.0), ("a1", "Ann", "costs", 12.0)]
+    assert (legal.name, legal.mentions) == ("legal", [])
+    assert build_report(_meeting({})[0], _meeting({})[1]).trackers == []
+    assert "trackers" in report.model_dump_json()
+
+
+def test_a_backends_own_trackers_replace_the_matchers() -> None:
+    facts, transcriber = _meeting({"pricing": ["price"]})
+    theirs = [Tracker(name="pricing", mentions=[TrackerMention(phrase="price", text="pricey", speaker_id="a1",
+                                                               speaker="Ann", start_s=2.0, sentence="So pricey.")])]
+    assert build_report(facts, transcriber, PostCall(trackers=theirs)).trackers == theirs
+    # a backend that tracked nothing (None) leaves the matcher's
+    kept = build_report(facts, transcriber, PostCall()).trackers
+    assert [m.text for m in kept[0].mentions] == ["price"]
