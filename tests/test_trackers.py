@@ -200,3 +200,48 @@ def test_a_backends_own_trackers_replace_the_matchers() -> None:
     # a backend that tracked nothing (None) leaves the matcher's
     kept = build_report(facts, transcriber, PostCall()).trackers
     assert [m.text for m in kept[0].mentions] == ["price"]
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.asr
+def test_replay_from_the_command_line_reports_trackers(tmp_path, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    """Settings -> replay -> real Whisper -> report.json, with a [trackers] table in the config file."""
+    import json
+    import os
+    from pathlib import Path
+
+    from bot.__main__ import main
+    from bot.demo.speech import Line, Meeting, render
+    from bot.report.model import Report
+    from bot.report.render import render_markdown
+
+    meeting = Meeting(title="Pricing", voices={"Ann": "en-us+f3", "Bo": "en-gb+m3"}, lines=[
+        Line("Ann", "What do the new prices look like?"),
+        Line("Bo", "The discounts are fine, and it costs less than Google Meet."),
+        Line("Ann", "Good. Then we sign the contract next week."),
+    ])
+    paths, spans = render(meeting, tmp_path / "wav")
+    cache = Path(os.environ.get("BOT_ASR__CACHE_DIR", tmp_path_factory.getbasetemp() / "asr-cache"))
+    config = tmp_path / "c.toml"
+    config.write_text(f'[asr]\ncache_dir = "{cache}"\nallow_download = false\n\n[trackers]\n'
+                      'pricing = ["price", "discount", "cost"]\ncompetitors = ["Zoom", "Google Meet"]\n'
+                      'legal = ["contract"]\nhiring = ["recruiting"]\n')
+    out = tmp_path / "out"
+    assert main(["replay", *map(str, paths), "--names", "Ann,Bo", "--config", str(config), "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    trackers = {t["name"]: t["mentions"] for t in report["trackers"]}
+    assert list(trackers) == ["pricing", "competitors", "legal", "hiring"] and trackers["hiring"] == []
+    assert [(m["speaker"], m["phrase"]) for m in trackers["pricing"]] == [
+        ("Ann", "price"), ("Bo", "discount"), ("Bo", "cost")]
+    assert [m["speaker"] for m in trackers["competitors"]] == ["Bo"]
+    assert [m["speaker"] for m in trackers["legal"]] == ["Ann"]
+    for mentions in trackers.values():
+        for m in mentions:  # said within the line that says it, by word timings
+            line = next(i for i, ln in enumerate(meeting.lines) if m["text"].lower()[:4] in ln.text.lower())
+            speaker, start, end = spans[line]
+            assert m["speaker"] == speaker and start - 0.3 <= m["start_s"] <= end, (m, spans[line])
+            assert m["text"].lower()[:4] in m["sentence"].lower()
+    notes = render_markdown(Report.model_validate(report))  # report.json, as `jitsi-bot deliver` reads it
+    assert "## Trackers" in notes and "**Google Meet**" in notes
