@@ -369,5 +369,6 @@ def _describe(exc: ValidationError) -> str:
             continue
         key = ".".join(str(p) for p in err["loc"])
         env = "BOT_" + "__".join(str(p) for p in err["loc"]).upper()
-        lines.append(f"{key}: {err['msg']} (TOML key {key} or env {env})")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{key}: {msg} (TOML key {key} or env {env})")
     return "invalid configuration:\n  " + "\n  ".join(lines)

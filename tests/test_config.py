@@ -104,3 +104,12 @@ def test_example_trackers_load_when_uncommented(tmp_path: Path) -> None:
     cfg.write_text(example.replace("\n# pricing = ", "\npricing = ").replace("\n# competitors = ", "\ncompetitors = "))
     assert load_settings(cfg).trackers == {"pricing": ["price", "cost", "discount"],
                                            "competitors": ["Zoom", "Google Meet"]}
+
+
+def test_a_tracker_error_reads_plainly(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[trackers]\npricing = ["price", "?"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert str(err.value) == ("invalid configuration:\n  trackers: tracker 'pricing': phrase 2 ('?') has no word in "
+                              "it (TOML key trackers or env BOT_TRACKERS)")
