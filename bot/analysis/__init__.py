@@ -19,12 +19,13 @@ from bot.analysis.insights import (
     split_sentences,
 )
 from bot.analysis.insights.decisions import decides, find_decisions
+from bot.analysis.keypoints import discussed, flatten, key_points
 from bot.analysis.sentiment import analyse_sentiment, label, score_text
 from bot.analysis.summary import overview, summarise
 from bot.analysis.talk import analyse_talk, count_interruptions, merge_intervals, overlap_time
 from bot.analysis.topics import extract_topics
 from bot.analysis.trackers import find_trackers
-from bot.report.model import Analytics, Insight, ParticipantSummary, Segment, Sentiment, Topic, Tracker
+from bot.report.model import Analytics, Insight, KeyPoint, ParticipantSummary, Segment, Sentiment, Topic, Tracker
 
 __all__ = [
     "AnalysisInput",
@@ -43,6 +44,7 @@ __all__ = [
     "find_questions",
     "find_trackers",
     "is_question",
+    "key_points",
     "label",
     "merge_intervals",
     "overlap_time",
@@ -72,7 +74,8 @@ class AnalysisResult:
 
     participants: list[ParticipantSummary]
     overview: str | None
-    summary: list[str]
+    summary: list[str]  # the key points flattened, topic by topic
+    key_points: list[KeyPoint]
     decisions: list[Insight]
     topics: list[Topic]
     questions: list[Insight]
@@ -144,15 +147,16 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
     """Runs every analyser over one meeting.
 
     Talk figures come from ``speech`` (a participant without intervals but with transcript segments is
-    counted by those segments); words, questions, action items, follow-ups, topics, summary and sentiment
-    come from the transcript.
+    counted by those segments); words, questions, action items, follow-ups, decisions, topics, key points,
+    overview, summary and sentiment come from the transcript.
     """
     segments = data.segments  # topic segment indexes point into this list: keep its order
     talk = analyse_talk(_speech_or_segments(data), data.duration_s)
     _, sentiment = analyse_sentiment(segments, data.participants)
     questions, actions, follow_ups, decisions = find_insights(segments, data.participants, data.meeting_date)
-    listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # the summary need not repeat them
+    listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # key points need not repeat them
     topics = extract_topics(segments, data.participants)
+    points = key_points(segments, topics, data.participants, exclude=listed)
     return AnalysisResult(
         participants=participant_summaries(
             segments,
@@ -162,8 +166,9 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
             talk.interruptions,
             sentiment.per_participant,
         ),
-        overview=overview(segments, topics, decisions, actions),
-        summary=summarise(segments, exclude=listed),
+        overview=overview(segments, discussed(segments, topics), decisions, actions),
+        summary=flatten(points),
+        key_points=points,
         decisions=decisions,
         topics=topics,
         questions=questions,
