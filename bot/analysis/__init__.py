@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from bot.analysis.insights import (
     find_action_items,
@@ -24,7 +24,8 @@ from bot.analysis.sentiment import analyse_sentiment, label, score_text
 from bot.analysis.summary import overview, summarise
 from bot.analysis.talk import analyse_talk, count_interruptions, merge_intervals, overlap_time
 from bot.analysis.topics import extract_topics
-from bot.report.model import Analytics, Insight, KeyPoint, ParticipantSummary, Segment, Sentiment, Topic
+from bot.analysis.trackers import find_trackers
+from bot.report.model import Analytics, Insight, KeyPoint, ParticipantSummary, Segment, Sentiment, Topic, Tracker
 
 __all__ = [
     "AnalysisInput",
@@ -41,6 +42,7 @@ __all__ = [
     "find_follow_ups",
     "find_insights",
     "find_questions",
+    "find_trackers",
     "is_question",
     "key_points",
     "label",
@@ -63,6 +65,7 @@ class AnalysisInput:
     speech: dict[str, list[tuple[float, float]]]  # participant id -> voiced intervals (start_s, end_s)
     duration_s: float  # meeting length on the timeline
     meeting_date: datetime.date  # for resolving "by Thursday"
+    trackers: Mapping[str, Sequence[str]] = field(default_factory=dict)  # tracker name -> phrases to look for
 
 
 @dataclass(slots=True)
@@ -80,6 +83,7 @@ class AnalysisResult:
     follow_ups: list[Insight]
     sentiment: Sentiment
     analytics: Analytics
+    trackers: list[Tracker] = field(default_factory=list)  # one per configured tracker, mentions or not
 
 
 def _words(text: str) -> int:
@@ -172,4 +176,5 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
         follow_ups=follow_ups,
         sentiment=sentiment,
         analytics=talk.analytics,
+        trackers=find_trackers(segments, data.trackers),
     )
