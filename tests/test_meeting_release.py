@@ -44,7 +44,8 @@ async def test_replay_scores(prepared: Prepared, tmp_path: Path, tmp_path_factor
 @pytest.mark.e2e
 async def test_join_scores_and_who_was_there(prepared: Prepared, tmp_path: Path,
                                             tmp_path_factory: pytest.TempPathFactory) -> None:
-    report = await run_join(prepared, _backend(tmp_path_factory), tmp_path / "out", bot_settings(empty_grace_s=2))
+    joined = await run_join(prepared, _backend(tmp_path_factory), tmp_path / "out", bot_settings(empty_grace_s=2))
+    report = joined.report
     s = score(MEETING, report, silent=(NOISE_NAME,), score_dates=False)
     assert s.wer <= 0.35, s
     assert s.question_recall >= 0.6 and s.action_recall >= 0.6, s

@@ -80,8 +80,15 @@ async def run_replay(prepared: Prepared, backend: ConversationBackend, out: Path
     return dict(json.loads((out / "report.json").read_text()))
 
 
-async def run_join(prepared: Prepared, backend: ConversationBackend, out: Path, settings: Settings,
-                   on_in_call: Callable[[MeetingSession], Awaitable[None]] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """What ``run_join`` saw."""
+
+    report: dict[str, Any]
+    after_empty_s: float  # from the last person leaving to the report written (the bot's empty_grace_s included)
+
+
+async def run_join(prepared: Prepared, backend: ConversationBackend, out: Path, settings: Settings) -> Joined:
     """``jitsi-bot join`` of the fake room while the meeting is played into it: people come and go as scripted.
 
     Each stay is a new participant id (Jitsi gives a rejoining person a new one) with the person's name.
@@ -96,8 +103,6 @@ async def run_join(prepared: Prepared, backend: ConversationBackend, out: Path, 
                     if task.done():
                         task.result()
                     await asyncio.sleep(0.05)
-            if on_in_call is not None:
-                await on_in_call(session)
             events: list[tuple[float, int, Callable[[], Awaitable[None]]]] = []
             for k, (stay, wav) in enumerate(prepared.stays):
                 pid = f"p{k}"
@@ -108,12 +113,14 @@ async def run_join(prepared: Prepared, backend: ConversationBackend, out: Path, 
             for at, _, act in sorted(events, key=lambda e: (e[0], e[1])):
                 await asyncio.sleep(max(0.0, t0 + at - loop.time()))
                 await act()
+            emptied = loop.time()
             await asyncio.wait_for(asyncio.shield(task), 900)  # a hang guard, not a speed limit
+            after = loop.time() - emptied
         finally:
             if not task.done():
                 task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-    return dict(json.loads((out / "report.json").read_text()))
+    return Joined(dict(json.loads((out / "report.json").read_text())), after)
 
 
 def _adder(room: FakeJitsiRoom, pid: str, name: str, wav: str) -> Callable[[], Awaitable[None]]:
