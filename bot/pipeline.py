@@ -243,12 +243,12 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
     return Report(
         meeting=meeting, backend=backend.name, recognizer=recognition.recognizer,
         participants=result.participants, transcript=segments, overview=result.overview, summary=own.summary,
-        decisions=result.decisions,
+        language=result.language, decisions=result.decisions,
         topics=own.topics,
         questions=own.questions, action_items=own.action_items, follow_ups=own.follow_ups,
         sentiment=result.sentiment, analytics=result.analytics,
         warnings=[*facts.warnings, *_no_audio_warnings(facts, persons), *recognition.warnings,
-                  *transcriber.warnings],
+                  *transcriber.warnings, *result.warnings],
         errors=[*facts.errors, *transcriber.failed],
     )
 

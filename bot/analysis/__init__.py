@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.analysis.insights import (
     find_action_items,
@@ -19,6 +19,14 @@ from bot.analysis.insights import (
     split_sentences,
 )
 from bot.analysis.insights.decisions import decides, find_decisions
+from bot.analysis.languages import (
+    in_english,
+    is_english,
+    language_warning,
+    main_language,
+    marked_questions,
+    participant_languages,
+)
 from bot.analysis.sentiment import analyse_sentiment, label, score_text
 from bot.analysis.summary import overview, summarise
 from bot.analysis.talk import analyse_talk, count_interruptions, merge_intervals, overlap_time
@@ -77,6 +85,8 @@ class AnalysisResult:
     follow_ups: list[Insight]
     sentiment: Sentiment
     analytics: Analytics
+    language: str | None = None  # the transcript's main language (ISO 639-1), None when not known
+    warnings: list[str] = field(default_factory=list)  # e.g. speech the English-only analysers did not read
 
 
 def _words(text: str) -> int:
@@ -141,25 +151,36 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
 
     Talk figures come from ``speech`` (a participant without intervals but with transcript segments is
     counted by those segments); words, questions, action items, follow-ups, topics, summary and sentiment
-    come from the transcript.
+    come from the transcript. The English-only analysers read English speech only (``bot.analysis.languages``).
     """
     segments = data.segments  # topic segment indexes point into this list: keep its order
+    english = [seg for seg in segments if is_english(seg)]
+    language = main_language(segments)
     talk = analyse_talk(_speech_or_segments(data), data.duration_s)
-    _, sentiment = analyse_sentiment(segments, data.participants)
-    questions, actions, follow_ups, decisions = find_insights(segments, data.participants, data.meeting_date)
+    _, sentiment = analyse_sentiment(english, data.participants)
+    found = find_insights(segments, data.participants, data.meeting_date)
+    questions, actions, follow_ups, decisions = (in_english(f, segments) for f in found)
+    if len(english) < len(segments):
+        other = [seg for seg in segments if not is_english(seg)]
+        questions = sorted([*questions, *marked_questions(other)], key=lambda q: q.start_s)
     listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # the summary need not repeat them
-    topics = extract_topics(segments, data.participants)
+    topics = extract_topics(segments, data.participants, language=language or "en")
+    people = participant_summaries(
+        segments,
+        data.participants,
+        talk.talk_time_s,
+        talk.talk_share,
+        talk.interruptions,
+        sentiment.per_participant,
+    )
+    spoken = participant_languages(segments)
+    for p in people:
+        p.language = spoken.get(p.id)
+    note = language_warning(segments)
     return AnalysisResult(
-        participants=participant_summaries(
-            segments,
-            data.participants,
-            talk.talk_time_s,
-            talk.talk_share,
-            talk.interruptions,
-            sentiment.per_participant,
-        ),
+        participants=people,
         overview=overview(segments, topics, decisions, actions),
-        summary=summarise(segments, exclude=listed),
+        summary=summarise(english, exclude=listed),
         decisions=decisions,
         topics=topics,
         questions=questions,
@@ -167,4 +188,6 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
         follow_ups=follow_ups,
         sentiment=sentiment,
         analytics=talk.analytics,
+        language=language,
+        warnings=[note] if note else [],
     )

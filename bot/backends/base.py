@@ -42,6 +42,7 @@ class BackendEvent:
     end_s: float = 0.0
     words: tuple[Word, ...] = ()
     label: str | None = None  # INSIGHT: "question" | "action_item" | "follow_up"
+    language: str | None = None  # FINAL: ISO 639-1 code of the language it was decoded in; None: not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +196,6 @@ def segments_from(events: list[BackendEvent], names: dict[str, str]) -> list[Seg
     return [
         Segment(participant_id=e.participant_id, name=names.get(e.participant_id, e.participant_id),
                 start_s=round(e.start_s, 3), end_s=round(e.end_s, 3), text=e.text.strip(),
-                words=list(e.words))
+                words=list(e.words), language=e.language)
         for e in finals
     ]

@@ -5,6 +5,10 @@ event loop never blocks. Whisper encodes a fixed 30 s window however short the u
 utterances are waiting (several people talking) they are packed into one window, separated by silence,
 decoded once, and split back by word timestamps: the cost per window stays the same while the work per
 utterance drops with load. A lone utterance is decoded on its own at once.
+
+With ``asr.language = "auto"`` each participant's language is detected from their first utterances (each
+decoded alone until one of at least ``LANGUAGE_MIN_S`` is detected with probability ``LANGUAGE_SURE``), then
+kept: their later utterances are decoded in it, and packed only with utterances of the same language.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ log = structlog.get_logger(__name__)
 
 PACK_WINDOW_S = 28.0   # Whisper's window is 30 s; keep a margin
 PACK_GAP_S = 1.0       # silence between packed utterances, so words cannot straddle two
+# Language detection: Whisper's guess on a second of speech is often wrong (a name, "okay"); from a few seconds
+# on espeak-ng and real speech it is right with probability > 0.9. Below either bound the next utterance detects.
+LANGUAGE_MIN_S = 2.0
+LANGUAGE_SURE = 0.8
 
 
 @dataclass(slots=True)
@@ -52,6 +60,7 @@ class LocalStream:
         self.pending = 0
         self.pending_audio_s = 0.0  # of the utterances queued and not decoded yet
         self.rejected: list[tuple[float, float]] = []  # utterances the speech gate found no speech in
+        self.language: str | None = None  # detected and kept (asr.language = "auto"); None: detect again
         self._drained = asyncio.Event()
         self._ended = False
 
@@ -141,6 +150,7 @@ class LocalBackend:
         self._vad = vad or VadOptions()
         self._loader = loader
         self._pack = pack
+        self._auto_language = self._choice.language is None
         self._gate_factory = gate
         self._gate: SpeechGate | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr", initializer=_lower_priority)
@@ -210,7 +220,7 @@ class LocalBackend:
             while packable and not self._jobs.empty():
                 nxt = self._jobs._queue[0]  # type: ignore[attr-defined]  # peek: asyncio.Queue has no API
                 length = nxt.utt.seconds
-                if total + PACK_GAP_S + length > PACK_WINDOW_S:
+                if total + PACK_GAP_S + length > PACK_WINDOW_S or not self._same_language(batch[0], nxt):
                     break
                 batch.append(self._jobs.get_nowait())
                 total += PACK_GAP_S + length
@@ -250,6 +260,21 @@ class LocalBackend:
                 self.rejected += 1
         return [job for job, ok in zip(batch, speech, strict=True) if ok]
 
+    def _same_language(self, first: _Job, other: _Job) -> bool:
+        """Whether ``other`` may be decoded in one window with ``first``: the language is one per window."""
+        if not self._auto_language:
+            return True
+        return first.stream.language is not None and first.stream.language == other.stream.language
+
+    def _learn_language(self, job: _Job, decoded: Decoded) -> None:
+        """Keep a participant's detected language once an utterance long enough was detected surely."""
+        sure = (decoded.language_probability or 0.0) >= LANGUAGE_SURE
+        if self._auto_language and job.stream.language is None and decoded.language and sure \
+                and job.utt.seconds >= LANGUAGE_MIN_S:
+            job.stream.language = decoded.language
+            log.info("asr.language_detected", participant_id=job.stream.participant.id, language=decoded.language,
+                     probability=decoded.language_probability)
+
     async def _decode(self, recognizer: Recognizer, batch: list[_Job]) -> list[BackendEvent | None]:
         gap = np.zeros(int(PACK_GAP_S * SAMPLE_RATE), dtype=np.float32)
         pieces: list[np.ndarray] = []
@@ -266,8 +291,13 @@ class LocalBackend:
         audio = np.concatenate(pieces)
         hints = " ".join(sorted({s.participant.name for s in self._streams if s.participant.name})) or None
 
+        detect = self._auto_language and getattr(recognizer, "multilingual", False)
+        language = batch[0].stream.language  # all the same (see _same_language); None: Whisper detects it
+
         def work() -> tuple[Decoded, float]:
             started = time.perf_counter()
+            if detect:  # only multilingual recognizers take a language per call
+                return recognizer.decode(audio, hints, language=language), time.perf_counter() - started  # type: ignore[call-arg]
             return recognizer.decode(audio, hints), time.perf_counter() - started
 
         decoded, seconds = await asyncio.get_running_loop().run_in_executor(self._executor, work)
@@ -275,7 +305,9 @@ class LocalBackend:
         self.audio_seconds += sum(j.utt.seconds for j in batch)
         self.decodes += 1
         if len(batch) == 1:
-            return [self._event(batch[0], decoded.text, list(decoded.words), 0.0, hints)]
+            if detect:
+                self._learn_language(batch[0], decoded)
+            return [self._event(batch[0], decoded.text, list(decoded.words), 0.0, hints, decoded.language)]
         # A word belongs to the utterance it ends in, split at the middle of each gap: Whisper often times
         # the first word after a silence too early (right after the previous word) but still ends it late.
         events: list[BackendEvent | None] = []
@@ -284,11 +316,11 @@ class LocalBackend:
             lo = bounds[i - 1] if i > 0 else -1e9
             hi = bounds[i] if i < len(bounds) else 1e9
             mine = [w for w in decoded.words if lo <= w.end_s < hi]
-            events.append(self._event(job, " ".join(w.text for w in mine), mine, offsets[i], hints))
+            events.append(self._event(job, " ".join(w.text for w in mine), mine, offsets[i], hints, decoded.language))
         return events
 
     def _event(self, job: _Job, text: str, words: list[Word], offset_s: float,
-               hints: str | None = None) -> BackendEvent | None:
+               hints: str | None = None, language: str | None = None) -> BackendEvent | None:
         text = text.strip()
         if not text or recites(text, hints):
             return None
@@ -304,7 +336,7 @@ class LocalBackend:
         )
         return BackendEvent(kind=EventKind.FINAL, participant_id=job.stream.participant.id, text=text,
                             start_s=timed[0].start_s if timed else job.utt.start_s,
-                            end_s=timed[-1].end_s if timed else job.utt.end_s, words=timed)
+                            end_s=timed[-1].end_s if timed else job.utt.end_s, words=timed, language=language)
 
     def recognition(self) -> Recognition:
         """Recognizer, warnings and voiced intervals per participant."""
