@@ -305,3 +305,20 @@ def test_pocketsphinx_warns_it_knows_english_only(language: str | None, warned: 
     recognizer, warnings = load_recognizer(AsrChoice(engine="pocketsphinx", language=language))
     assert "pocketsphinx" in recognizer.name
     assert any("pocketsphinx knows English only" in w for w in warnings) is warned
+
+
+def test_topics_use_the_stopwords_of_every_language_spoken() -> None:
+    from bot.analysis.topics import extract_topics
+
+    segments = [
+        _seg("alice", "Let's look at the release plan for the mobile app.", 0, "en"),
+        _seg("jose", "Las pruebas de la aplicación todavía están en marcha, terminan mañana.", 4, "es"),
+        _seg("alice", "The release plan depends on the mobile app tests.", 8, "en"),
+        _seg("jose", "Sí, te mando el informe de las pruebas el viernes por la mañana.", 12, "es"),
+    ]
+    spanish_stopwords = {"las", "la", "de", "el", "por", "te", "en", "sí"}
+    only_english = extract_topics(segments, {}, languages=["en"])
+    assert any(spanish_stopwords & set(t.text.lower().split()) for t in only_english)  # the noise this prevents
+    topics = extract_topics(segments, {}, languages=["en", "es"])
+    assert topics and not any(spanish_stopwords & set(t.text.lower().split()) for t in topics), topics
+    assert "pruebas" in {w for t in topics for w in t.text.lower().split()}

@@ -164,7 +164,9 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
         other = [seg for seg in segments if not is_english(seg)]
         questions = sorted([*questions, *marked_questions(other)], key=lambda q: q.start_s)
     listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # the summary need not repeat them
-    topics = extract_topics(segments, data.participants, language=language or "en")
+    spoken = participant_languages(segments)
+    spoken_in = list(dict.fromkeys([language or "en", *spoken.values()]))  # the main language first
+    topics = extract_topics(segments, data.participants, languages=spoken_in)
     people = participant_summaries(
         segments,
         data.participants,
@@ -173,7 +175,6 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
         talk.interruptions,
         sentiment.per_participant,
     )
-    spoken = participant_languages(segments)
     for p in people:
         p.language = spoken.get(p.id)
     note = language_warning(segments)
