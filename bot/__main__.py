@@ -87,8 +87,10 @@ BACKSTOP_S = 15.0  # past the stop deadline: writing the files is quick, waiting
 
 async def _join(settings: Settings, url: str, out_dir: Path, meeting_id: str) -> ExitCode:
     from bot.backends import create_backend
+    from bot.llm import llm_summary
 
-    session = MeetingSession(settings, url, out_dir, meeting_id=meeting_id, backend=create_backend(settings))
+    session = MeetingSession(settings, url, out_dir, meeting_id=meeting_id, backend=create_backend(settings),
+                             summary=llm_summary(settings.llm))
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(None) as scope:
@@ -131,6 +133,7 @@ def _unwritable(out_dir: Path) -> str | None:
 
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from bot.backends import create_backend
+    from bot.llm import llm_summary
     from bot.replay import ReplayInputError, replay
 
     names = [n.strip() for n in args.names.split(",")] if args.names else None
@@ -140,7 +143,8 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     try:
         report = asyncio.run(replay(args.wavs, create_backend(settings), out_dir, names=names,
-                                    title=args.title, progress=sys.stderr.isatty()))
+                                    title=args.title, progress=sys.stderr.isatty(),
+                                    summary=llm_summary(settings.llm)))
     except ReplayInputError as exc:
         print(f"jitsi-bot: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT

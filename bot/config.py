@@ -142,6 +142,9 @@ class AsrSettings(_Section):
     cpu_threads: int = Field(2, ge=1, le=64)
     cache_dir: Path = Field(Path.home() / ".cache" / "jitsi-notetaker", description="Where models are unpacked.")
     allow_download: bool = Field(True, description="Let faster-whisper download a model by name when online.")
+    final_pass_budget_s: float = Field(
+        15, ge=0, le=3600, description="After a meeting: time for transcribing again from the recordings, least "
+        "confident speech first, before the report is written (0: off). Live, each utterance is decoded alone.")
 
     @field_validator("language")
     @classmethod
@@ -242,6 +245,36 @@ class WebhookSettings(_Section):
     max_attempts: int = Field(5, ge=1, le=20)
 
 
+class LlmSettings(_Section):
+    """An optional abstractive summary by an LLM behind an OpenAI-compatible chat-completions endpoint."""
+
+    base_url: str | None = Field(
+        None, description="The API base, e.g. http://127.0.0.1:8080/v1 (llama.cpp server), "
+        "http://127.0.0.1:11434/v1 (Ollama); {base_url}/chat/completions is called. Empty: no LLM (default).")
+    model: str = Field("default", min_length=1, max_length=200, description="The model name sent.")
+    api_key: SecretStr | None = Field(None, description="Sent as 'Authorization: Bearer'; empty: none.")
+    timeout_s: float = Field(120, gt=0, description="The whole call, answer included; then the offline summary.")
+    max_transcript_chars: int = Field(
+        24000, ge=1000, description="Transcript characters sent at most (about 4 per token); the rest is cut.")
+    max_tokens: int = Field(1500, ge=100, description="Answer tokens at most.")
+    temperature: float = Field(0.0, ge=0, le=2)
+    response_format: Literal["json_object", "json_schema", "none"] = Field(
+        "json_object", description="How JSON is asked for: json_object (llama.cpp, Ollama, vLLM, OpenAI), "
+        "json_schema (constrained decoding where supported), none (the prompt only).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base(cls, v: str | None) -> str | None:
+        if v and not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/") if v else None
+
+    @field_validator("api_key")
+    @classmethod
+    def _empty_key(cls, v: SecretStr | None) -> SecretStr | None:
+        return v if v and v.get_secret_value() else None
+
+
 class OutputSettings(_Section):
     """Where artifacts go: ``<dir>/<meeting id>/``."""
 
@@ -278,6 +311,7 @@ class Settings(BaseSettings):
     email: EmailSettings = Field(default_factory=EmailSettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)  # type: ignore[arg-type]
+    llm: LlmSettings = Field(default_factory=LlmSettings)  # type: ignore[arg-type]
     output: OutputSettings = Field(default_factory=OutputSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

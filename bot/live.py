@@ -11,6 +11,7 @@ from bot.audio import SAMPLE_RATE
 from bot.backends.base import ConversationBackend, Participant
 from bot.bridge.recorder import ParticipantFrame
 from bot.deadline import StopDeadline
+from bot.llm import LlmSummary
 from bot.pipeline import MeetingFacts, Transcriber, finish_meeting
 from bot.report.model import Report
 
@@ -23,10 +24,15 @@ class LiveTranscription:
     Args:
         frames: the recorder's bounded consumer queue.
         backend: opens a stream per participant.
+        final_pass_s: time the backend may spend transcribing again from the recordings after the meeting.
+        summary: an LLM that writes the report's summary; None: the offline analysers' only.
     """
 
-    def __init__(self, frames: asyncio.Queue[ParticipantFrame], backend: ConversationBackend) -> None:
+    def __init__(self, frames: asyncio.Queue[ParticipantFrame], backend: ConversationBackend, *,
+                 final_pass_s: float = 0.0, summary: LlmSummary | None = None) -> None:
         self._frames = frames
+        self._final_pass_s = final_pass_s
+        self._summary = summary
         self.transcriber = Transcriber(backend)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -72,7 +78,8 @@ class LiveTranscription:
                 facts.errors.append("live transcription failed; the transcript may be incomplete")
         try:
             return await finish_meeting(facts, self.transcriber, out_dir, audio,
-                                        cap_s=self.transcriber.finish_cap_s(), deadline=deadline)
+                                        cap_s=self.transcriber.finish_cap_s(), deadline=deadline,
+                                        final_pass_s=self._final_pass_s, summary=self._summary)
         except Exception as exc:
             log.exception("live.report_failed")
             facts.errors.append(f"report failed: {type(exc).__name__}: {str(exc)[:300]}")

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import structlog
 
@@ -20,8 +20,11 @@ from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, 
 from bot.deadline import StopDeadline
 from bot.outcome import redact_urls
 from bot.report.files import write_report_files
-from bot.report.model import MeetingInfo, Report
+from bot.report.model import MeetingInfo, Report, Segment
 from bot.report.people import Person, Presence, aliases, people
+
+if TYPE_CHECKING:
+    from bot.llm import LlmSummary
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +43,20 @@ class HasBacklog(Protocol):
     @property
     def pending_audio_s(self) -> float:
         """Seconds of audio received and not yet transcribed."""
+
+
+@runtime_checkable
+class Refines(Protocol):
+    """A backend that can transcribe the meeting again from its recordings afterwards (the local one can)."""
+
+    async def final_pass(self, events: list[BackendEvent], audio: dict[str, Path],
+                         budget_s: float) -> list[BackendEvent]:
+        """The events with what could be redone within ``budget_s`` replaced."""
+
+
+# The final pass is bounded by its own budget (it starts no decode it expects to overrun); this is the hard limit
+# beyond it, for a decode that runs slower than expected on a busy machine.
+FINAL_PASS_OVERRUN_S = 10.0
 
 
 @dataclass(slots=True)
@@ -164,6 +181,9 @@ class MeetingFacts:
     people: dict[str, list[str]] = field(default_factory=dict)
     # Seconds of audio received per participant id; None where that is not known (replay).
     audio_s: dict[str, float] | None = None
+    # Seconds of audio lost on the way to the bot per participant id (ids not listed lost none); None where
+    # nothing can be lost (replay).
+    lost_s: dict[str, float] | None = None
 
 
 UNFORWARDED_MIN_S = 10.0  # below that: the moment between joining and the first packet, not worth a warning
@@ -172,9 +192,12 @@ UNFORWARDED_MIN_S = 10.0  # below that: the moment between joining and the first
 def _no_audio(facts: MeetingFacts, person: Person) -> tuple[float, float]:
     """Seconds ``person`` was present, and of those the seconds with none of their audio reaching the bot."""
     assert facts.audio_s is not None
-    joined = person.joined_s or 0.0
-    left = person.left_s if person.left_s is not None else facts.duration_s
-    present = max(0.0, left - joined)
+    stays = [facts.presence[pid] for pid in person.ids if pid in facts.presence]
+    if not stays:  # only the person's own span is known
+        stays = [(person.joined_s, person.left_s)]
+    # Per id: a rejoin's time away is not time without audio.
+    present = sum(max(0.0, (facts.duration_s if left is None else left) - (joined or 0.0))
+                  for joined, left in stays)
     received = sum(facts.audio_s.get(pid, 0.0) for pid in person.ids)
     return present, max(0.0, present - received)
 
@@ -197,10 +220,22 @@ def _no_audio_warnings(facts: MeetingFacts, persons: list[Person]) -> list[str]:
     return out
 
 
+def transcribed_seconds(segments: list[Segment], participant_id: str) -> float:
+    """Seconds of one participant's speech that became transcript: the union of their segments' spans."""
+    total, reach = 0.0, float("-inf")
+    for s in sorted((s for s in segments if s.participant_id == participant_id), key=lambda s: s.start_s):
+        start = max(s.start_s, reach)
+        if s.end_s > start:
+            total += s.end_s - start
+        reach = max(reach, s.end_s)
+    return round(total, 3)
+
+
 def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostCall | None = None) -> Report:
     """Run the analysers over the transcript and assemble the Report.
 
-    ``post_call`` (a backend's own insights) replaces the analysers' summary, topics and insights.
+    ``post_call`` (a backend's own insights) replaces the analysers' summary (then there are no key points),
+    topics and insights.
     """
     backend = transcriber.backend
     recognition = backend.recognition()
@@ -228,6 +263,9 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
             p.other_ids = list(person.ids[1:])
             if facts.audio_s is not None and any(pid in facts.people for pid in person.ids):
                 p.no_audio_s = round(_no_audio(facts, person)[1], 1)
+            if facts.lost_s is not None:  # a rejoin: every id's losses
+                p.lost_s = round(sum(facts.lost_s.get(pid, 0.0) for pid in person.ids), 3)
+        p.transcribed_s = transcribed_seconds(segments, p.id)
         p.talk_time_s, p.talk_share = round(p.talk_time_s, 3), round(p.talk_share, 4)
         p.sentiment = round(p.sentiment, 4)
     a = result.analytics
@@ -243,6 +281,7 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
     return Report(
         meeting=meeting, backend=backend.name, recognizer=recognition.recognizer,
         participants=result.participants, transcript=segments, overview=result.overview, summary=own.summary,
+        key_points=[] if post_call else result.key_points,  # a backend's own summary is not mixed with ours
         language=result.language, decisions=result.decisions,
         topics=own.topics,
         questions=own.questions, action_items=own.action_items, follow_ups=own.follow_ups,
@@ -255,15 +294,29 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
 
 async def finish_meeting(
     facts: MeetingFacts, transcriber: Transcriber, out_dir: Path, audio: dict[str, Path] | None = None, *,
-    cap_s: float | None = None, deadline: StopDeadline | None = None,
+    cap_s: float | None = None, deadline: StopDeadline | None = None, final_pass_s: float = 0.0,
+    summary: LlmSummary | None = None,
 ) -> Report:
     """End transcription, build the report and write report.json, transcript.txt and transcript.vtt.
 
     Transcription is bounded by ``cap_s`` and ``deadline`` (see ``Transcriber.finish``), the backend's post-call
-    insights by ``deadline``; the report is written from what there is by then.
+    insights by ``deadline``; the report is written from what there is by then. With ``final_pass_s`` and
+    ``audio``, a backend that can (``Refines``) transcribes again from the recordings for up to that long.
+    ``summary`` (an LLM) may then replace the offline overview, key points, decisions and action items, within
+    ``llm.timeout_s`` and ``deadline``.
     """
     deadline = deadline or StopDeadline()  # never set: no bound
     await transcriber.finish(audio, cap_s=cap_s, deadline=deadline)
+    backend = transcriber.backend
+    if final_pass_s > 0 and audio and isinstance(backend, Refines) and not deadline.passed:
+        try:
+            async with deadline.bound(final_pass_s + FINAL_PASS_OVERRUN_S):
+                transcriber.events = await backend.final_pass(list(transcriber.events), audio, final_pass_s)
+        except Exception as exc:  # the live transcript stands
+            if isinstance(exc, TimeoutError):
+                log.warning("pipeline.final_pass_cut_short")
+            else:
+                log.exception("pipeline.final_pass_failed")
     try:
         async with deadline.bound():
             post_call = await transcriber.backend.post_call()
@@ -276,6 +329,8 @@ async def finish_meeting(
         else:
             log.exception("pipeline.post_call_failed")
     report = build_report(facts, transcriber, post_call)
+    if summary is not None:
+        report = await summary.apply(report, deadline=deadline)
     write_report_files(report, out_dir)
     log.info("pipeline.report_written", segments=len(report.transcript), questions=len(report.questions),
              action_items=len(report.action_items), follow_ups=len(report.follow_ups))

@@ -18,6 +18,7 @@ import structlog
 
 from bot.audio import SAMPLE_RATE, WavError, read_wav
 from bot.backends.base import ConversationBackend, Participant
+from bot.llm import LlmSummary
 from bot.outcome import slug
 from bot.pipeline import MeetingFacts, Transcriber, finish_meeting
 from bot.report.model import Report
@@ -97,9 +98,11 @@ async def replay(
     title: str | None = None,
     progress: bool = False,
     started_at: datetime | None = None,
+    summary: LlmSummary | None = None,
 ) -> Report:
     """Transcribe and analyse the files; write report.json, transcript.txt and transcript.vtt to ``out_dir``.
 
+    ``summary``, when given, has an LLM write the overview, key points, decisions and action items.
     ``started_at`` is when the meeting began (due dates like "by Thursday" are resolved against its date);
     by default it comes from join's ``participants.json`` beside the files, else from their modification time.
     """
@@ -125,7 +128,7 @@ async def replay(
     # No cap on finishing: all the audio was pushed at once, and a replay is there to transcribe all of it.
     shown = asyncio.create_task(_show_backlog(transcriber), name="replay.progress") if progress else None
     try:
-        report = await finish_meeting(facts, transcriber, out_dir, audio)
+        report = await finish_meeting(facts, transcriber, out_dir, audio, summary=summary)
     finally:
         if shown is not None:
             shown.cancel()

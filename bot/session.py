@@ -37,6 +37,7 @@ from bot.chat import HELP, MAX_ADDED_RECIPIENTS, mask_address, notice_text, pars
 from bot.config import Settings
 from bot.deadline import StopDeadline
 from bot.live import LiveTranscription
+from bot.llm import LlmSummary
 from bot.meeting.browser import BrowserSession
 from bot.meeting.capture import capture_script
 from bot.meeting.jitsi import ConferenceStatus, JitsiPage, JoinError, meeting_url, origin_of
@@ -66,6 +67,7 @@ class MeetingSession:
         out_dir: this meeting's artifact folder (created).
         meeting_id: bound to every log line.
         backend: transcribes the audio live and writes the report at the end; None records audio only.
+        summary: an LLM that writes the report's summary (with a backend); None: the offline analysers' only.
         browser_factory: makes the BrowserSession (tests may pass flags through settings instead).
         clock: monotonic seconds.
     """
@@ -78,6 +80,7 @@ class MeetingSession:
         *,
         meeting_id: str,
         backend: ConversationBackend | None = None,
+        summary: LlmSummary | None = None,
         browser_factory: Callable[..., BrowserSession] = BrowserSession,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -87,6 +90,7 @@ class MeetingSession:
         self.meeting_id = meeting_id
         self._browser_factory = browser_factory
         self._backend = backend
+        self._summary = summary
         self.live: LiveTranscription | None = None
         self.report: Report | None = None
         self.delivery_pending = 0
@@ -270,7 +274,8 @@ class MeetingSession:
             consumer_queue_size=self._settings.bridge.queue_frames if self._backend else 0,
         )
         if self._backend is not None and self.recorder.frames is not None:
-            self.live = LiveTranscription(self.recorder.frames, self._backend)
+            self.live = LiveTranscription(self.recorder.frames, self._backend,
+                                          final_pass_s=self._settings.asr.final_pass_budget_s, summary=self._summary)
             self.live.start()
         bridge = BridgeServer(
             self.recorder, self._on_control, host=self._settings.bridge.host, port=self._settings.bridge.port,
@@ -371,6 +376,7 @@ class MeetingSession:
                       for p in self.roster.people.values()},
             people={p.id: list(p.names) for p in self.roster.people.values() if p.counts},
             audio_s=self.recorder.captured_seconds(),
+            lost_s=self.recorder.missing_seconds_by_participant(),
         )
         if self.recorder.consumer_dropped:
             facts.warnings.append(f"{self.recorder.consumer_dropped} audio frames were not transcribed "

@@ -186,6 +186,10 @@ def test_unanswered_request_has_no_owner_and_acknowledgement_takes_it() -> None:
         ("a1", "Someone needs to update the docs by the end of the week.", None),
         ("a1", "Let's archive the old tickets.", None),
         ("a1", "Don't forget to submit your timesheets by Friday.", None),
+        ("a1", "Let's have Priya check the migration scripts on staging.", "Priya"),
+        ("a1", "let's ask bob to book the room", "Bob"),
+        ("b2", "Action item: Alice to book the load test environment.", "Alice"),
+        ("b2", "Action item Priya to send the minutes", "Priya"),
     ],
 )
 def test_action_item_owner_kinds(speaker: str, sentence: str, owner: str | None) -> None:
@@ -493,3 +497,11 @@ def test_analyse_without_vad_uses_segments() -> None:
     )
     assert result.participants[0].talk_time_s == pytest.approx(segs[0].end_s - segs[0].start_s)
     assert result.action_items[0].due_date == datetime.date(2026, 11, 27)
+
+
+def test_names_said_without_their_accents_are_the_same_people() -> None:
+    people = {"z1": "Zoë", "s2": "Søren Ågård", "j3": "José"}
+    segs = make_segments([("j3", "Could you send the timeline by Friday, Zoe?"), ("s2", "Jose needs to call legal."),
+                          ("z1", "Soren Agard will book the room."), ("j3", "Okay.")], people)
+    items = find_action_items(segs, people, MEETING_DATE)
+    assert [i.owner for i in items] == ["Zoë", "José", "Søren Ågård"]

@@ -91,3 +91,18 @@ def test_time_without_a_forwarded_track_is_stated() -> None:
     assert {p.name: p.no_audio_s for p in report.participants} == {"Ann": 0.8, "Bea": 60.0}
     assert report.warnings == ["Bea: no audio forwarded to the bot for 60 s of 100 s (the bridge forwards only "
                                "the loudest speakers; speech beyond them, if any, was not received)"]
+
+
+def test_time_away_between_a_leave_and_a_rejoin_is_not_time_without_audio() -> None:
+    # Ann left at 40 s and was back at 56 s with a new id; her audio reached the bot whenever she was in the room.
+    backend: Any = _Backend({"a1": [(1.0, 3.0)], "a2": [(60.0, 62.0)]})
+    transcriber = Transcriber(backend)
+    transcriber.names.update({"a1": "Ann", "a2": "Ann"})
+    facts = MeetingFacts(
+        id="m", title="t", started_at=datetime(2026, 11, 25, 10, tzinfo=UTC), duration_s=100.0,
+        presence={"a1": (0.0, 40.0), "a2": (56.0, None)}, people={"a1": ["Ann"], "a2": ["Ann"]},
+        audio_s={"a1": 40.0, "a2": 44.0},
+    )
+    report = build_report(facts, transcriber)
+    assert [(p.name, p.other_ids, p.no_audio_s) for p in report.participants] == [("Ann", ["a2"], 0.0)]
+    assert report.warnings == []

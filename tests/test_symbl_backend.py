@@ -73,6 +73,9 @@ async def test_each_participant_streams_as_its_own_speaker() -> None:
         assert len(double.conversation_ids(backend.connection_id)) == 1  # one conversation, one connection id
         labels = {e.label for e in events if e.kind is EventKind.INSIGHT}
         assert "question" in labels
+        # Symbl's ASR confidence reaches the finals (the double says 0.9 when its recognizer gives no word
+        # probabilities, as this tone recognizer does).
+        assert {e.confidence for e in events if e.kind is EventKind.FINAL} == {0.9}
 
 
 async def test_a_dropped_socket_loses_no_words() -> None:

@@ -19,7 +19,9 @@ from bot.analysis.insights import (
     split_sentences,
 )
 from bot.analysis.insights.decisions import decides, find_decisions
+from bot.analysis.keypoints import discussed, flatten, key_points
 from bot.analysis.languages import (
+    english_only,
     in_english,
     is_english,
     language_warning,
@@ -31,7 +33,7 @@ from bot.analysis.sentiment import analyse_sentiment, label, score_text
 from bot.analysis.summary import overview, summarise
 from bot.analysis.talk import analyse_talk, count_interruptions, merge_intervals, overlap_time
 from bot.analysis.topics import extract_topics
-from bot.report.model import Analytics, Insight, ParticipantSummary, Segment, Sentiment, Topic
+from bot.report.model import Analytics, Insight, KeyPoint, ParticipantSummary, Segment, Sentiment, Topic
 
 __all__ = [
     "AnalysisInput",
@@ -49,6 +51,7 @@ __all__ = [
     "find_insights",
     "find_questions",
     "is_question",
+    "key_points",
     "label",
     "merge_intervals",
     "overlap_time",
@@ -77,7 +80,8 @@ class AnalysisResult:
 
     participants: list[ParticipantSummary]
     overview: str | None
-    summary: list[str]
+    summary: list[str]  # the key points flattened, topic by topic
+    key_points: list[KeyPoint]
     decisions: list[Insight]
     topics: list[Topic]
     questions: list[Insight]
@@ -150,11 +154,12 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
     """Runs every analyser over one meeting.
 
     Talk figures come from ``speech`` (a participant without intervals but with transcript segments is
-    counted by those segments); words, questions, action items, follow-ups, topics, summary and sentiment
-    come from the transcript. The English-only analysers read English speech only (``bot.analysis.languages``).
+    counted by those segments); words, questions, action items, follow-ups, decisions, topics, key points,
+    overview, summary and sentiment come from the transcript. The English-only analysers read English speech only
+    (``bot.analysis.languages``).
     """
     segments = data.segments  # topic segment indexes point into this list: keep its order
-    english = [seg for seg in segments if is_english(seg)]
+    english = [seg for seg in segments if is_english(seg)]  # for analysers that need no segment indexes
     language = main_language(segments)
     talk = analyse_talk(_speech_or_segments(data), data.duration_s)
     _, sentiment = analyse_sentiment(english, data.participants)
@@ -163,10 +168,11 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
     if len(english) < len(segments):
         other = [seg for seg in segments if not is_english(seg)]
         questions = sorted([*questions, *marked_questions(other)], key=lambda q: q.start_s)
-    listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # the summary need not repeat them
+    listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # key points need not repeat them
     spoken = participant_languages(segments)
     spoken_in = list(dict.fromkeys([language or "en", *spoken.values()]))  # the main language first
     topics = extract_topics(segments, data.participants, languages=spoken_in)
+    points = key_points(english_only(segments), topics, data.participants, exclude=listed)
     people = participant_summaries(
         segments,
         data.participants,
@@ -180,8 +186,9 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
     note = language_warning(segments)
     return AnalysisResult(
         participants=people,
-        overview=overview(segments, topics, decisions, actions),
-        summary=summarise(english, exclude=listed),
+        overview=overview(segments, discussed(segments, topics), decisions, actions),
+        summary=flatten(points),
+        key_points=points,
         decisions=decisions,
         topics=topics,
         questions=questions,

@@ -4,7 +4,8 @@ Whisper is multilingual, the bot's rules are not. Language-independent: talk tim
 interruptions, silence and overlap (from the audio), words and wpm, topics (YAKE with the stopword list of
 the transcript's main language) and questions that end in "?" (Whisper punctuates questions so in every
 language it writes with "?"). English only: questions without "?", action items, decisions, follow-ups and
-their due dates (English rules), sentiment (VADER's English lexicon) and the summary (English stopwords).
+their due dates (English rules), sentiment (VADER's English lexicon) and key points, the offline summary
+(English stopwords and small talk).
 Those run on English speech only: a segment decoded in another language is left out of them rather than
 producing noise, and ``language_warning`` says whose speech was left out. A segment whose language is not
 known (pocketsphinx, Symbl) counts as English, as before languages were detected.
@@ -19,12 +20,17 @@ from bot.analysis.insights import sentences_of
 from bot.languages import language_name
 from bot.report.model import Insight, Segment
 
-ENGLISH_ONLY = ('questions without "?"', "action items", "decisions", "follow-ups", "the summary", "sentiment")
+ENGLISH_ONLY = ('questions without "?"', "action items", "decisions", "follow-ups", "key points", "sentiment")
 
 
 def is_english(segment: Segment) -> bool:
     """Whether the English-only analysers may read this segment (English, or language not known)."""
     return segment.language in (None, "en")
+
+
+def english_only(segments: Sequence[Segment]) -> list[Segment]:
+    """The segments with the text of those in another language blanked (indexes into the transcript still hold)."""
+    return [seg if is_english(seg) else seg.model_copy(update={"text": "", "words": []}) for seg in segments]
 
 
 def _count(text: str) -> int:

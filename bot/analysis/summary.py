@@ -31,7 +31,8 @@ MIN_WORDS = 5
 MIN_CONTENT_WORDS = 3  # words left after stopwords and small talk
 
 
-def _tokens(text: str) -> list[str]:
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` that carry content: lower-cased, without stopwords, fillers and small talk."""
     words = re.findall(r"[a-z0-9]+", text.lower().replace("’", "'").replace("'", " "))
     return [w for w in words if w not in _STOPWORDS and len(w) > 1]
 
@@ -52,6 +53,26 @@ def _textrank(similarity: np.ndarray, damping: float = 0.85, iterations: int = 1
     return np.asarray(rank, dtype=float)
 
 
+def centrality(docs: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """TextRank scores of tokenised sentences and their pairwise cosine similarities.
+
+    Each sentence is a TF-IDF vector (the sentences are the documents); TextRank runs over the cosine
+    similarities. Returns ``(scores, similarity)``, one score per sentence and an n x n matrix.
+    """
+    vocabulary = sorted({w for d in docs for w in d})
+    index = {w: i for i, w in enumerate(vocabulary)}
+    df = Counter(w for d in docs for w in set(d))
+    n = len(docs)
+    matrix = np.zeros((n, len(vocabulary)))
+    for row, doc in enumerate(docs):
+        for word, count in Counter(doc).items():
+            matrix[row, index[word]] = (1 + math.log(count)) * (math.log((1 + n) / (1 + df[word])) + 1)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = matrix / np.where(norms > 0, norms, 1.0)
+    similarity = matrix @ matrix.T
+    return _textrank(similarity), similarity
+
+
 def summarise(segments: Sequence[Segment], *, min_sentences: int = 3, max_sentences: int = 5,
               exclude: Collection[str] = ()) -> list[str]:
     """The 3 to 5 most central sentences, in transcript order, as said.
@@ -66,24 +87,14 @@ def summarise(segments: Sequence[Segment], *, min_sentences: int = 3, max_senten
     """
     candidates = [s.text for s in sentences_of(segments)
                   if len(s.text.split()) >= MIN_WORDS and s.text not in exclude]
-    docs = [_tokens(t) for t in candidates]
+    docs = [content_words(t) for t in candidates]
     keep = [i for i, d in enumerate(docs) if len(d) >= MIN_CONTENT_WORDS]
     candidates = [candidates[i] for i in keep]
     docs = [docs[i] for i in keep]
     if len(candidates) <= min_sentences:
         return candidates
-    vocabulary = sorted({w for d in docs for w in d})
-    index = {w: i for i, w in enumerate(vocabulary)}
-    df = Counter(w for d in docs for w in set(d))
     n = len(docs)
-    matrix = np.zeros((n, len(vocabulary)))
-    for row, doc in enumerate(docs):
-        for word, count in Counter(doc).items():
-            matrix[row, index[word]] = (1 + math.log(count)) * (math.log((1 + n) / (1 + df[word])) + 1)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    matrix = matrix / np.where(norms > 0, norms, 1.0)
-    similarity = matrix @ matrix.T
-    scores = _textrank(similarity)
+    scores, similarity = centrality(docs)
     scores = scores * np.array([0.8 if t.rstrip().endswith("?") else 1.0 for t in candidates])
     want = max(min_sentences, min(max_sentences, round(n / 8)))
     chosen: list[int] = []

@@ -262,6 +262,11 @@ class MeetingRecorder:
         """
         return {pid: round(ms / 1000, 3) for pid, ms in self._per_participant(lambda s: s.gap_ms).items()}
 
+    def missing_seconds_by_participant(self) -> dict[str, float]:
+        """Seconds of audio lost on the way to the bot, per participant id: never rendered plus never delivered."""
+        lost, undelivered = self.lost_seconds_by_participant(), self.undelivered_seconds_by_participant()
+        return {pid: round(lost.get(pid, 0.0) + undelivered.get(pid, 0.0), 3) for pid in {*lost, *undelivered}}
+
     def captured_seconds(self) -> dict[str, float]:
         """Seconds of audio captured per participant id (every track they had)."""
         return self._per_participant(lambda s: s.samples / SAMPLE_RATE)

@@ -24,6 +24,7 @@ class Line:
     action_owner: str | None = None   # owner's name; "" = an action item without an owner (team)
     due: str | None = None            # ISO date the due phrase resolves to
     follow_up: bool = False
+    decision: bool = False
     gap_s: float = 0.7                # pause before this line
     overlap_s: float = 0.0            # start this much before the previous line ends (interruptions)
 

@@ -32,6 +32,15 @@ _NEUTRAL_BAND = 0.05  # VADER's usual threshold between neutral and positive/neg
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 # Bidirectional overrides and isolates: dropped, they can make text read differently from what it is.
 _BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+# A word the recognizer gave a probability below this is shown lightly in the HTML transcript: below one half it
+# is about as likely wrong as right.
+LOW_CONFIDENCE = 0.5
+# Bytes of HTML the email's transcript may take; the rest is in transcript.txt. Gmail clips messages over 102 KB;
+# the other sections take 10-20 KB. Measured: a line costs about 200 bytes of markup plus its text, and a
+# low-confidence word about 95 more.
+_TRANSCRIPT_BYTES = 60_000
+_LINE_BYTES, _LOW_WORD_BYTES = 200, 95
+_LOST_SHOWN_S = 0.05  # below that it is a render quantum or two (as the session's warnings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +183,40 @@ def _insight(item: Insight, *, action: bool = False) -> dict[str, str]:
     }
 
 
+def _key_points(report: Report) -> list[dict[str, Any]]:
+    """Topics with their points, the topic capitalised; a topic or point with no text is left out."""
+    out = []
+    for kp in report.key_points:
+        topic = clean(kp.topic)
+        points = [clean(p) for p in kp.points if clean(p)]
+        if topic and points:
+            out.append({"topic": topic[:1].upper() + topic[1:], "points": points})
+    return out
+
+def _transcript(report: Report, names: dict[str, str]) -> dict[str, Any]:
+    """Transcript lines within ``_TRANSCRIPT_BYTES``, each word with whether it is of low confidence."""
+    lines: list[dict[str, Any]] = []
+    budget = _TRANSCRIPT_BYTES
+    for seg in report.transcript:
+        text = clean(seg.text)
+        if not text:
+            continue
+        words = [(clean(w.text), w.probability is not None and w.probability < LOW_CONFIDENCE)
+                 for w in seg.words if clean(w.text)]
+        budget -= _LINE_BYTES + len(text.encode()) + _LOW_WORD_BYTES * sum(low for _, low in words)
+        if budget < 0 and lines:
+            break
+        lines.append({"at": format_offset(seg.start_s), "name": names.get(seg.participant_id) or clean(seg.name),
+                      "text": text, "words": words or [(text, False)]})
+    return {"lines": lines, "more": sum(1 for s in report.transcript if clean(s.text)) - len(lines),
+            "any_low": any(low for line in lines for _, low in line["words"])}
+
+
 def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
     m = report.meeting
     names = {p.id: clean(p.name) or clean(p.id) for p in report.participants}
+    show_lost = any((p.lost_s or 0.0) >= _LOST_SHOWN_S for p in report.participants)
+    show_transcribed = bool(report.transcript)
     participants = []
     for n, p in enumerate(report.participants):
         share = min(max(p.talk_share, 0.0), 1.0) * 100
@@ -190,6 +230,9 @@ def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
                 "words": p.words,
                 "wpm": round(p.wpm),
                 "color": _PALETTE[n % len(_PALETTE)],
+                "transcribed": format_clock(p.transcribed_s)
+                if show_transcribed and p.transcribed_s is not None else "",
+                "lost": f"{p.lost_s:.1f} s" if show_lost and p.lost_s is not None else "",
             }
         )
     a = report.analytics
@@ -208,6 +251,8 @@ def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
         "participants": participants,
         "overview": clean(report.overview or ""),
         "summary": [clean(s) for s in report.summary if clean(s)],
+        "key_points": _key_points(report),
+        "summary_by": clean(report.summary_by or ""),
         "action_items": [_insight(i, action=True) for i in report.action_items],
         "questions": [_insight(i) for i in report.questions],
         "follow_ups": [_insight(i) for i in report.follow_ups],
@@ -227,6 +272,7 @@ def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
                 ("Overlap", format_pct(a.overlap_pct), format_duration(a.overlap_s)),
             ],
         },
+        "transcript": _transcript(report, names),
         "warnings": [clean(w) for w in report.warnings if clean(w)],
         "errors": [clean(e) for e in report.errors if clean(e)],
         "attachments": [clean(f) for f in attachments if clean(f)],

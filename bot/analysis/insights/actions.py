@@ -126,6 +126,16 @@ class ActionRules:
             rf"(?:(?:also|just|probably|then)\s+)?{OTHER_MODAL}\s+(?=(?P<rest>.*))",
             re.I,
         )
+        # "let's have Mateo check the scripts", "let's ask Zoë to send it"
+        self.re_have = re.compile(
+            rf"\blet us\s+(?:have|get|ask)\s+{names.group}\s+(?:to\s+)?(?=(?P<rest>.*))", re.I
+        )
+        # "Action item: Chidi to book the room" (the colon is gone once normalised)
+        self.re_item = re.compile(
+            rf"^(?:action item|action point|action|to do|todo)s?\s+(?:for\s+)?{names.group}\s*,?\s+"
+            rf"(?:to|will|should|must|needs to|has to)\s+(?=(?P<rest>.*))",
+            re.I,
+        )
         self.re_name_aux = re.compile(
             rf"^(?:can|could|would|will)\s+{names.group}\s+(?:please\s+)?(?=(?P<rest>.*))", re.I
         )
@@ -151,6 +161,12 @@ class ActionRules:
             pid = self.names.id_of(m.group("name"))
             if pid and task(m):
                 found.append(Match(m.start(), "name", pid))
+        for m in self.re_have.finditer(norm):
+            if (pid := self.names.id_of(m.group("name"))) and task(m):
+                found.append(Match(m.start(), "name", pid))
+        m_item = self.re_item.match(core)
+        if m_item and (pid := self.names.id_of(m_item.group("name"))) and verb_ok(m_item.group("rest"), has_due):
+            found.append(Match(core_at, "name", pid))
         m2 = self.re_name_aux.match(core)
         if m2 and (pid := self.names.id_of(m2.group("name"))) and verb_ok(m2.group("rest"), has_due):
             found.append(Match(core_at, "name", pid))

@@ -1,18 +1,28 @@
 """Who a sentence is about: participant names as said, the person addressed, and the owner of a task.
 
 Names are matched by full display name or a first name no one else shares, case-insensitively, except
-first names that are also common words ("Will", "May"), which must be capitalised.
+first names that are also common words ("Will", "May"), which must be capitalised, each also without its
+accents.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.analysis.insights.lexicon import NEVER_MATCHES, NOT_VOCATIVE_AFTER, WORD_NAMES
 from bot.analysis.insights.sentences import Sentence, normalise, strip_fillers
 from bot.report.model import Segment
+
+_FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "đ": "d", "ł": "l", "Ł": "L"})
+
+
+def fold(text: str) -> str:
+    """``text`` without accents: "Zoë" → "Zoe", "Søren" → "Soren", "José" → "Jose"."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
 def roster(segments: Iterable[Segment], participants: dict[str, str]) -> dict[str, str]:
@@ -29,7 +39,11 @@ class Names:
 
     @classmethod
     def of(cls, participants: dict[str, str]) -> Names:
-        """The aliases of participant ids to display names."""
+        """The aliases of participant ids to display names.
+
+        Each alias is also known without its accents ("Zoe" for Zoë, "Soren" for Søren): speech-to-text
+        often drops them, and nobody would call that another person.
+        """
         alias_to_id: dict[str, str] = {}
         firsts: dict[str, list[str]] = {}
         for pid, name in participants.items():
@@ -42,6 +56,8 @@ class Names:
         for first, pids in firsts.items():
             if len(pids) == 1:
                 alias_to_id.setdefault(first, pids[0])
+        for alias, pid in list(alias_to_id.items()):
+            alias_to_id.setdefault(fold(alias), pid)
         parts = []
         for alias in sorted(alias_to_id, key=len, reverse=True):
             if alias in WORD_NAMES:
@@ -57,7 +73,8 @@ class Names:
 
     def id_of(self, said: str) -> str | None:
         """The participant id of a name as said, if it is one."""
-        return self.alias_to_id.get(" ".join(said.lower().split()))
+        key = " ".join(said.lower().split())
+        return self.alias_to_id.get(key) or self.alias_to_id.get(fold(key))
 
 
 def strip_vocative(text: str, names: Names) -> str:

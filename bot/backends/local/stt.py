@@ -8,7 +8,8 @@ utterance drops with load. A lone utterance is decoded on its own at once.
 
 With ``asr.language = "auto"`` each participant's language is detected from their first utterances (each
 decoded alone until one of at least ``LANGUAGE_MIN_S`` is detected with probability ``LANGUAGE_SURE``), then
-kept: their later utterances are decoded in it, and packed only with utterances of the same language.
+kept: their later utterances (and the final pass) are decoded in it, packed only with utterances of the same
+language.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import structlog
 
+from bot.audio import read_wav
 from bot.backends.base import BackendEvent, EventChannel, EventKind, Participant, PostCall, Recognition
 from bot.backends.local.gate import SpeechGate
 from bot.backends.local.models import AsrChoice, Decoded, Recognizer, load_recognizer
@@ -41,6 +43,9 @@ PACK_GAP_S = 1.0       # silence between packed utterances, so words cannot stra
 # "en": it translates). Below either bound the participant's next utterance is detected again.
 LANGUAGE_MIN_S = 2.0
 LANGUAGE_SURE = 0.8
+MERGE_GAP_S = 1.2      # final pass: one participant's live utterances closer than this are decoded as one
+REGION_MAX_S = 20.0    # final pass: but not beyond this length
+EDGE_S = 0.3           # final pass: audio kept either side of the live words
 
 
 @dataclass(slots=True)
@@ -165,6 +170,7 @@ class LocalBackend:
         self.decodes = 0
         self.rejected = 0                    # utterances the speech gate found no speech in
         self.load_error: str | None = None
+        self.final_pass_redone_s = 0.0      # seconds of speech the final pass decoded again
 
     async def _get_recognizer(self) -> tuple[Recognizer, list[str]]:
         if self._recognizer is None:
@@ -237,7 +243,8 @@ class LocalBackend:
             if not batch:
                 continue
             try:
-                events = await self._decode(recognizer, batch)
+                events = await self._decode(recognizer, [(j.stream.participant.id, j.utt) for j in batch],
+                                            batch[0].stream.language)
             except Exception:
                 log.exception("asr.decode_failed", utterances=len(batch))
                 events = [None] * len(batch)
@@ -267,22 +274,34 @@ class LocalBackend:
             return True
         return first.stream.language is not None and first.stream.language == other.stream.language
 
-    def _learn_language(self, job: _Job, decoded: Decoded) -> None:
+    def _language_of(self, participant_id: str) -> str | None:
+        """The language kept for a participant (asr.language = "auto"), None if not (yet) known."""
+        return next((s.language for s in self._streams if s.participant.id == participant_id and s.language), None)
+
+    def _learn_language(self, participant_id: str, utt: Utterance, decoded: Decoded) -> None:
         """Keep a participant's detected language once an utterance long enough was detected surely."""
         sure = (decoded.language_probability or 0.0) >= LANGUAGE_SURE
-        if self._auto_language and job.stream.language is None and decoded.language and sure \
-                and job.utt.seconds >= LANGUAGE_MIN_S:
-            job.stream.language = decoded.language
-            log.info("asr.language_detected", participant_id=job.stream.participant.id, language=decoded.language,
-                     probability=decoded.language_probability)
+        if not (decoded.language and sure and utt.seconds >= LANGUAGE_MIN_S):
+            return
+        for s in self._streams:
+            if s.participant.id == participant_id and s.language is None:
+                s.language = decoded.language
+                log.info("asr.language_detected", participant_id=participant_id, language=decoded.language,
+                         probability=decoded.language_probability)
 
-    async def _decode(self, recognizer: Recognizer, batch: list[_Job]) -> list[BackendEvent | None]:
+    async def _decode(self, recognizer: Recognizer, batch: list[tuple[str, Utterance]],
+                      language: str | None = None) -> list[BackendEvent | None]:
+        """Decode utterances (participant id, audio) in one window; one FINAL event (or None) per utterance.
+
+        ``language``: the one the batch's participants were detected to speak (asr.language = "auto"); None: the
+        configured one, or detect it.
+        """
         gap = np.zeros(int(PACK_GAP_S * SAMPLE_RATE), dtype=np.float32)
         pieces: list[np.ndarray] = []
         offsets: list[float] = []
         at = 0.0
-        for job in batch:
-            audio = np.frombuffer(job.utt.pcm, dtype="<i2").astype(np.float32) / 32768.0
+        for _, utt in batch:
+            audio = np.frombuffer(utt.pcm, dtype="<i2").astype(np.float32) / 32768.0
             if pieces:
                 pieces.append(gap)
                 at += PACK_GAP_S
@@ -293,7 +312,6 @@ class LocalBackend:
         hints = " ".join(sorted({s.participant.name for s in self._streams if s.participant.name})) or None
 
         detect = self._auto_language and getattr(recognizer, "multilingual", False)
-        language = batch[0].stream.language  # all the same (see _same_language); None: Whisper detects it
 
         def work() -> tuple[Decoded, float]:
             started = time.perf_counter()
@@ -303,41 +321,78 @@ class LocalBackend:
 
         decoded, seconds = await asyncio.get_running_loop().run_in_executor(self._executor, work)
         self.decode_seconds += seconds
-        self.audio_seconds += sum(j.utt.seconds for j in batch)
+        self.audio_seconds += sum(utt.seconds for _, utt in batch)
         self.decodes += 1
         if len(batch) == 1:
-            if detect:
-                self._learn_language(batch[0], decoded)
-            return [self._event(batch[0], decoded.text, list(decoded.words), 0.0, hints, decoded.language)]
+            if detect and language is None:
+                self._learn_language(*batch[0], decoded)
+            return [_event(*batch[0], decoded.text, list(decoded.words), 0.0, hints, decoded.language)]
         # A word belongs to the utterance it ends in, split at the middle of each gap: Whisper often times
         # the first word after a silence too early (right after the previous word) but still ends it late.
         events: list[BackendEvent | None] = []
         bounds = [offsets[i] - PACK_GAP_S / 2 for i in range(1, len(batch))]
-        for i, job in enumerate(batch):
+        for i, (pid, utt) in enumerate(batch):
             lo = bounds[i - 1] if i > 0 else -1e9
             hi = bounds[i] if i < len(bounds) else 1e9
             mine = [w for w in decoded.words if lo <= w.end_s < hi]
-            events.append(self._event(job, " ".join(w.text for w in mine), mine, offsets[i], hints, decoded.language))
+            events.append(_event(pid, utt, " ".join(w.text for w in mine), mine, offsets[i], hints, decoded.language))
         return events
 
-    def _event(self, job: _Job, text: str, words: list[Word], offset_s: float,
-               hints: str | None = None, language: str | None = None) -> BackendEvent | None:
-        text = text.strip()
-        if not text or recites(text, hints):
-            return None
-        shift = job.utt.start_s - offset_s
-        lo, hi = job.utt.start_s, job.utt.end_s
+    async def final_pass(self, events: list[BackendEvent], audio: dict[str, Path],
+                         budget_s: float) -> list[BackendEvent]:
+        """After the meeting: decode the live transcript again from the recordings, least confident first.
 
-        def clamp(t: float) -> float:  # word times outside the utterance are alignment drift
-            return round(min(max(shift + t, lo), hi), 3)
-
-        timed = tuple(
-            Word(text=w.text, start_s=clamp(w.start_s), end_s=clamp(w.end_s), probability=w.probability)
-            for w in words
-        )
-        return BackendEvent(kind=EventKind.FINAL, participant_id=job.stream.participant.id, text=text,
-                            start_s=timed[0].start_s if timed else job.utt.start_s,
-                            end_s=timed[-1].end_s if timed else job.utt.end_s, words=timed, language=language)
+        Live, each utterance is decoded alone as soon as it ends, from audio cut by the live VAD; a pause
+        splits a sentence in two and each half is decoded without the other. Here each participant's
+        utterances less than ``MERGE_GAP_S`` apart are joined into one region, cut from their WAV file with a
+        margin, and decoded again. A region's new text replaces its live text when Whisper is at least as sure
+        of it (mean word probability). Work stops when the next region would not be done within ``budget_s``
+        (estimated from the decoding times measured so far); what was not redone keeps its live text.
+        Returns the events with the redone regions replaced.
+        """
+        if budget_s <= 0 or self._recognizer is None:
+            return events
+        try:
+            recognizer, _ = await self._get_recognizer()
+        except Exception:
+            return events
+        if not getattr(recognizer, "word_timestamps", False):
+            return events  # pocketsphinx would only decode the same audio the same way again
+        started = time.monotonic()
+        regions = sorted(_regions([e for e in events if e.kind is EventKind.FINAL and e.participant_id in audio]),
+                         key=lambda r: r.confidence)
+        if not regions:
+            return events
+        loop = asyncio.get_running_loop()
+        wavs = await loop.run_in_executor(self._executor, _read_wavs,
+                                          {r.participant_id: audio[r.participant_id] for r in regions})
+        _widen(regions, wavs)
+        replaced: dict[int, BackendEvent] = {}
+        redone = 0.0
+        took: list[float] = []
+        done = 0
+        for region in regions:
+            # Whisper's cost is per 30 s window however little speech is in it: a region costs about what a live
+            # decode did; once some are done, the slowest of those. Regions are decoded one by one, not packed:
+            # packed, a word timed into its neighbour's part went to another participant.
+            expected = max(took) if took else (self.decode_seconds / self.decodes if self.decodes else 3.0)
+            if time.monotonic() - started + expected > budget_s:
+                break
+            before = time.monotonic()
+            [event] = await self._decode(recognizer, [(region.participant_id, region.utterance(wavs))],
+                                         self._language_of(region.participant_id))
+            took.append(time.monotonic() - before)
+            done += 1
+            if event is not None and (event.confidence or 0.0) >= region.confidence:
+                for old in region.events:
+                    replaced[id(old)] = event
+                redone += region.seconds
+        kept = [e for e in events if id(e) not in replaced]
+        new = list({id(e): e for e in replaced.values()}.values())
+        log.info("asr.final_pass", regions=len(regions), decoded=done, replaced_s=round(redone, 1),
+                 seconds=round(time.monotonic() - started, 1), budget_s=budget_s)
+        self.final_pass_redone_s = redone
+        return sorted([*kept, *new], key=lambda e: (e.start_s, e.participant_id))
 
     def recognition(self) -> Recognition:
         """Recognizer, warnings and voiced intervals per participant."""
@@ -377,6 +432,81 @@ class LocalBackend:
         await self.aclose()
 
 
+def _event(participant_id: str, utt: Utterance, text: str, words: list[Word], offset_s: float,
+           hints: str | None = None, language: str | None = None) -> BackendEvent | None:
+    """A FINAL event for an utterance decoded at ``offset_s`` of the decoded audio (None for no text)."""
+    text = text.strip()
+    if not text or recites(text, hints):
+        return None
+    shift = utt.start_s - offset_s
+    lo, hi = utt.start_s, utt.end_s
+
+    def clamp(t: float) -> float:  # word times outside the utterance are alignment drift
+        return round(min(max(shift + t, lo), hi), 3)
+
+    timed = tuple(
+        Word(text=w.text, start_s=clamp(w.start_s), end_s=clamp(w.end_s), probability=w.probability)
+        for w in words
+    )
+    return BackendEvent(kind=EventKind.FINAL, participant_id=participant_id, text=text,
+                        start_s=timed[0].start_s if timed else utt.start_s,
+                        end_s=timed[-1].end_s if timed else utt.end_s, words=timed, confidence=confidence(timed),
+                        language=language)
+
+
+@dataclass(slots=True)
+class _Region:
+    """Live events of one participant close together, to be decoded again as one utterance."""
+
+    participant_id: str
+    start_s: float
+    end_s: float
+    events: list[BackendEvent]
+
+    @property
+    def seconds(self) -> float:
+        return self.end_s - self.start_s
+
+    @property
+    def confidence(self) -> float:
+        """Mean word probability of its live words (0 without any: redo those first)."""
+        return confidence(tuple(w for e in self.events for w in e.words)) or 0.0
+
+    def utterance(self, wavs: dict[str, np.ndarray]) -> Utterance:
+        audio = wavs[self.participant_id][int(self.start_s * SAMPLE_RATE): int(self.end_s * SAMPLE_RATE)]
+        return Utterance(self.start_s, (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def _regions(finals: list[BackendEvent]) -> list[_Region]:
+    """Each participant's events joined while less than MERGE_GAP_S apart and within REGION_MAX_S."""
+    out: list[_Region] = []
+    for pid in dict.fromkeys(e.participant_id for e in finals):
+        mine = sorted((e for e in finals if e.participant_id == pid), key=lambda e: e.start_s)
+        for e in mine:
+            last = out[-1] if out and out[-1].participant_id == pid else None
+            if last and e.start_s - last.end_s < MERGE_GAP_S and e.end_s - last.start_s <= REGION_MAX_S:
+                last.end_s = max(last.end_s, e.end_s)
+                last.events.append(e)
+            else:
+                out.append(_Region(pid, e.start_s, e.end_s, [e]))
+    return out
+
+
+def _widen(regions: list[_Region], wavs: dict[str, np.ndarray]) -> None:
+    """Widen each region by EDGE_S (live word times are clamped to the utterance), not into its neighbours."""
+    for pid in {r.participant_id for r in regions}:
+        mine = sorted((r for r in regions if r.participant_id == pid), key=lambda r: r.start_s)
+        end_of_audio = len(wavs[pid]) / SAMPLE_RATE
+        for k, r in enumerate(mine):
+            lo = mine[k - 1].end_s if k else 0.0
+            hi = mine[k + 1].start_s if k + 1 < len(mine) else end_of_audio
+            r.start_s, r.end_s = max(lo, r.start_s - EDGE_S), min(hi, r.end_s + EDGE_S)
+
+
+def _read_wavs(paths: dict[str, Path]) -> dict[str, np.ndarray]:
+    return {pid: read_wav(path).mono() for pid, path in paths.items()}
+
+
 def _without(intervals: list[tuple[float, float]], holes: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """``intervals`` with the time covered by ``holes`` taken out."""
     out = []
@@ -386,6 +516,16 @@ def _without(intervals: list[tuple[float, float]], holes: list[tuple[float, floa
             pieces = [p for a, b in pieces for p in ((a, min(b, h0)), (max(a, h1), b)) if p[1] - p[0] > 1e-6]
         out.extend(pieces)
     return out
+
+
+def confidence(words: tuple[Word, ...]) -> float | None:
+    """An utterance's confidence: the mean probability of its words (None without word probabilities).
+
+    Not ``exp(avg_logprob)``: Whisper gives that per decoded segment, and a packed decode's segment can span
+    several utterances, while every word belongs to exactly one.
+    """
+    probs = [w.probability for w in words if w.probability is not None]
+    return round(sum(probs) / len(probs), 3) if probs else None
 
 
 def _plain_words(text: str) -> list[str]:

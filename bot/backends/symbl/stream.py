@@ -308,9 +308,12 @@ class SymblStream:
         end = base + (result.end_s or result.start_s or 0.0)
         kind = EventKind.FINAL if result.is_final else EventKind.INTERIM
         if result.text.strip():
+            # Symbl's ASR confidence of the first alternative, when it gives one within 0..1.
+            said = result.best.confidence if result.best is not None else None
             self._events.put(BackendEvent(kind=kind, participant_id=self.participant.id,
                                                  text=result.text.strip(), start_s=self._timeline(start),
-                                                 end_s=self._timeline(end)))
+                                                 end_s=self._timeline(end),
+                                                 confidence=said if said is not None and 0 <= said <= 1 else None))
         if result.is_final:  # everything up to here is safely transcribed: forget it
             while self._unacked and self._unacked[0][0] + len(self._unacked[0][1]) / BYTES_PER_S <= end + 1e-6:
                 self._unacked_bytes -= len(self._unacked.popleft()[1])

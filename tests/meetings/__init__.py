@@ -1,0 +1,1 @@
+"""Scripted test meetings (espeak-ng speech), played through ``replay`` and ``join``, and their scoring."""
