@@ -285,6 +285,9 @@ def test_follow_up_with_an_outsider_is_an_action_item() -> None:
         ("in two days", "in two days", datetime.date(2026, 11, 27)),
         ("on Wednesday", "on Wednesday", datetime.date(2026, 12, 2)),  # the next one, not today
         ("before the meeting", "before the meeting", None),
+        ("book it for the second of December", "for the 2nd of December", datetime.date(2026, 12, 2)),
+        ("move it to January the fifteenth", "January 15th", datetime.date(2027, 1, 15)),
+        ("by the twenty-first of December", "by the 21st of December", datetime.date(2026, 12, 21)),
     ],
 )
 def test_find_due(sentence: str, phrase: str, when: datetime.date | None) -> None:
@@ -293,6 +296,7 @@ def test_find_due(sentence: str, phrase: str, when: datetime.date | None) -> Non
 
 def test_no_due() -> None:
     assert find_due("I went to the store yesterday", MEETING_DATE) == (None, None)
+    assert find_due("Wait a second, December is fine", MEETING_DATE) == (None, None)
 
 
 # --------------------------------------------------------------------------------------- no punctuation

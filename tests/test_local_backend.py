@@ -160,3 +160,29 @@ async def test_a_recognizer_that_cannot_load_ends_streams_with_a_warning() -> No
     assert [e async for e in stream.events()] == []
     assert any("no speech recognizer" in w for w in backend.recognition().warnings)
     await backend.aclose()
+
+
+class _Selective(ScriptedRecognizer):
+    """Hears words only in utterances longer than ``min_s`` (a stand-in for Whisper finding no words in noise)."""
+
+    def __init__(self, min_s: float) -> None:
+        super().__init__()
+        self.min_s = min_s
+
+    def decode(self, audio: np.ndarray, hints: str | None = None) -> Decoded:
+        return super().decode(audio, hints) if len(audio) / 16000 > self.min_s else Decoded(text="")
+
+
+async def test_talk_time_is_only_where_words_were_heard() -> None:
+    # 1.5 s of "speech", then a 0.4 s burst the recognizer finds no words in, then a 60 ms click (never an
+    # utterance): only the first counts as talk.
+    backend = LocalBackend(AsrChoice(), loader=_loader(_Selective(min_s=1.2)), gate=None, pack=False)
+    stream = await backend.open_stream(Participant("a", "Ann"))
+    t = np.arange(16000 * 8) / 16000
+    audio = 0.5 * np.sin(2 * np.pi * 300 * t) * (((t > 1) & (t < 2.5)) | ((t > 4) & (t < 4.4)) | ((t > 6) & (t < 6.06)))
+    await stream.push_audio(_pcm(audio.astype(np.float32)), 0.0)
+    await stream.end_input()
+    talk = backend.recognition().speech["a"]
+    await backend.aclose()
+    assert 1.3 <= sum(b - a for a, b in talk) <= 1.7, talk
+    assert all(b <= 2.8 for _, b in talk), talk

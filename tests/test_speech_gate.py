@@ -34,6 +34,12 @@ def _signals() -> dict[str, np.ndarray]:
         "white_noise": 0.2 * rng.standard_normal(len(t)),
         "brown_noise": brown,
         "music": chords + 0.1 * np.sin(2 * np.pi * 110 * t) * ((t * 4) % 1 < 0.3),  # chords and a bass beat
+        # A room microphone: air conditioning hum under fan noise (webrtcvad calls a frame of it voice now and then)
+        "room": sum(a * np.sin(2 * np.pi * f * t) for f, a in ((100, 0.2), (200, 0.1), (300, 0.05)))
+        + np.convolve(rng.normal(0, 0.08, len(t)), np.ones(4) / 4, "same"),
+        "faint_noise": 0.01 * rng.standard_normal(len(t)),
+        # Typing: 40 ms bursts, too short to start an utterance, each maybe a voiced frame to webrtcvad
+        "typing": 0.3 * rng.standard_normal(len(t)) * ((t % 0.37) < 0.04),
     }.items()}
 
 

@@ -21,6 +21,26 @@ from bot.analysis.insights.lexicon import (
     WEEKDAYS,
 )
 
+_UNITS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"]
+_TEENS = ["tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
+          "eighteenth", "nineteenth"]
+ORDINAL_DAYS = {
+    **{w: n for n, w in enumerate(_UNITS, 1)}, **{w: n for n, w in enumerate(_TEENS, 10)},
+    "twentieth": 20, **{f"twenty {w}": 20 + n for n, w in enumerate(_UNITS, 1)}, "thirtieth": 30,
+    "thirty first": 31,
+}
+_ORDINAL = "|".join(sorted((w.replace(" ", r"[\s-]") for w in ORDINAL_DAYS), key=len, reverse=True))
+_SPOKEN_DAY = re.compile(
+    rf"\b(?:(the\s+)({_ORDINAL})(\s+of\s+(?:{MON}))|((?:{MON})\s+)(?:the\s+)?({_ORDINAL}))\b", re.I
+)
+
+
+def _digits(m: re.Match[str]) -> str:
+    word = m.group(2) or m.group(5)
+    n = ORDINAL_DAYS[" ".join(word.lower().replace("-", " ").split())]
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{m.group(1)}{n}{suffix}{m.group(3)}" if m.group(2) else f"{m.group(4)}{n}{suffix}"
+
 
 def find_due(text: str, meeting_date: date) -> tuple[str | None, date | None]:
     """The deadline phrase of a sentence as said ("by Thursday") and its date, if any.
@@ -30,8 +50,11 @@ def find_due(text: str, meeting_date: date) -> tuple[str | None, date | None]:
     weekday of next week), "end of the week" Friday of that week, "next week" Monday of next week,
     "next month" the first of next month, "in two days" two days on, month-and-day dates the next such
     date. "before the meeting", "ASAP" and the like are kept as the phrase with no date. When several
-    phrases occur, the most specific one wins ("next week on Tuesday" -> Tuesday of next week).
+    phrases occur, the most specific one wins ("next week on Tuesday" -> Tuesday of next week). A day said
+    in words next to a month ("the second of December", "January the fifteenth") is read as its number (and
+    given so in the phrase: "the 2nd of December").
     """
+    text = _SPOKEN_DAY.sub(_digits, text)
     matches = list(DUE_RE.finditer(text))
     if not matches:
         return None, None

@@ -65,7 +65,8 @@ class LocalStream:
         self._events = EventChannel()
         self.pending = 0
         self.pending_audio_s = 0.0  # of the utterances queued and not decoded yet
-        self.rejected: list[tuple[float, float]] = []  # utterances the speech gate found no speech in
+        self.rejected: list[tuple[float, float]] = []  # utterances with no speech (gate) or no words (recognizer)
+        self.cut: list[tuple[float, float]] = []  # every utterance the VAD cut out
         self.language: str | None = None  # detected and kept (asr.language = "auto"); None: detect again
         self._drained = asyncio.Event()
         self._ended = False
@@ -206,6 +207,7 @@ class LocalBackend:
         """Queue an utterance for decoding."""
         stream.pending += 1
         stream.pending_audio_s += utt.seconds
+        stream.cut.append((utt.start_s, utt.end_s))
         self._jobs.put_nowait(_Job(stream, utt, time.monotonic()))
 
     async def _decode_loop(self) -> None:
@@ -245,9 +247,13 @@ class LocalBackend:
             try:
                 events = await self._decode(recognizer, [(j.stream.participant.id, j.utt) for j in batch],
                                             batch[0].stream.language)
-            except Exception:
+            except Exception:  # the audio may well be speech: it keeps its talk time
                 log.exception("asr.decode_failed", utterances=len(batch))
                 events = [None] * len(batch)
+            else:
+                for job, event in zip(batch, events, strict=True):
+                    if event is None:  # the gate let it through, but Whisper heard no words in it: no talk time
+                        job.stream.rejected.append((job.utt.start_s, job.utt.end_s))
             now = time.monotonic()
             for job, event in zip(batch, events, strict=True):
                 self.latencies_s.append(now - job.cut_at)
@@ -404,7 +410,9 @@ class LocalBackend:
             rec.recognizer = recognizer.name
             rec.warnings.extend(warnings)
         for s in self._streams:
-            voiced = _without(s.segmenter.voiced, s.rejected)  # no talk time for what was not speech
+            # Talk time: voiced frames within utterances (not a lone voiced blip of noise), less the utterances
+            # the speech gate found no speech in.
+            voiced = _without(_within(s.segmenter.voiced, s.cut), s.rejected)
             rec.speech.setdefault(s.participant.id, []).extend(voiced)
         return rec
 
@@ -505,6 +513,11 @@ def _widen(regions: list[_Region], wavs: dict[str, np.ndarray]) -> None:
 
 def _read_wavs(paths: dict[str, Path]) -> dict[str, np.ndarray]:
     return {pid: read_wav(path).mono() for pid, path in paths.items()}
+
+
+def _within(intervals: list[tuple[float, float]], spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The parts of ``intervals`` inside any of ``spans``."""
+    return [(max(a, lo), min(b, hi)) for a, b in intervals for lo, hi in spans if min(b, hi) - max(a, lo) > 1e-6]
 
 
 def _without(intervals: list[tuple[float, float]], holes: list[tuple[float, float]]) -> list[tuple[float, float]]:

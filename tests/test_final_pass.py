@@ -1,0 +1,105 @@
+"""The final pass: after a meeting, the local backend decodes the live transcript again from the recordings."""
+
+from __future__ import annotations
+
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.backends.base import BackendEvent, EventKind
+from bot.backends.local.models import AsrChoice, Decoded
+from bot.backends.local.stt import LocalBackend
+from bot.report.model import Word
+
+RATE = 16000
+
+
+class _Again:
+    """A recognizer double: one word per second of audio, all with probability ``p``, after ``delay_s``."""
+
+    name = "again"
+    word_timestamps = True
+
+    def __init__(self, p: float, delay_s: float = 0.0) -> None:
+        self.p = p
+        self.delay_s = delay_s
+        self.calls: list[float] = []
+
+    def decode(self, audio: np.ndarray, hints: str | None = None) -> Decoded:
+        time.sleep(self.delay_s)
+        self.calls.append(len(audio) / RATE)
+        n = max(1, int(len(audio) / RATE))
+        words = tuple(Word(text=f"again{k}", start_s=k + 0.1, end_s=k + 0.6, probability=self.p) for k in range(n))
+        return Decoded(" ".join(w.text for w in words), words)
+
+
+def _wav(path: Path, seconds: float) -> Path:
+    t = np.arange(int(seconds * RATE)) / RATE
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((0.3 * np.sin(2 * np.pi * 300 * t) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def _live(pid: str, start: float, end: float, p: float, text: str = "live") -> BackendEvent:
+    words = (Word(text=text, start_s=start, end_s=end, probability=p),)
+    return BackendEvent(EventKind.FINAL, pid, text, start, end, words, confidence=p)
+
+
+async def _backend(rec: _Again) -> LocalBackend:
+    backend = LocalBackend(AsrChoice(), loader=lambda choice: (rec, []), gate=None)
+    await backend.prepare()
+    return backend
+
+
+async def test_a_sentence_split_live_is_decoded_again_as_one(tmp_path: Path) -> None:
+    rec = _Again(p=0.9)
+    backend = await _backend(rec)
+    # "Sorry I'm late" / "Did I miss the decision": one sentence the live VAD cut at a pause; and a later one.
+    events = [_live("a", 1.0, 2.0, 0.5, "Sorry I'm late"), _live("a", 2.6, 4.0, 0.6, "Did I miss"),
+              _live("a", 8.0, 9.0, 0.95, "Fine")]
+    out = await backend.final_pass(events, {"a": _wav(tmp_path / "a.wav", 12)}, budget_s=30)
+    await backend.aclose()
+    assert rec.calls[0] == pytest.approx(4.0 - 1.0 + 2 * 0.3)  # both utterances, the gap and margins
+    first, second = out
+    assert first.text.startswith("again0") and first.start_s >= 0.7 and first.end_s <= 4.3
+    assert second.text == "Fine"  # redone too (budget left), but Whisper was less sure this time: kept as it was
+    assert backend.final_pass_redone_s == pytest.approx(3.6)
+
+
+async def test_what_the_recognizer_is_less_sure_of_keeps_its_live_text(tmp_path: Path) -> None:
+    backend = await _backend(_Again(p=0.2))
+    events = [_live("a", 1.0, 2.0, 0.5), _live("b", 1.5, 2.5, 0.4)]
+    wavs = {"a": _wav(tmp_path / "a.wav", 5), "b": _wav(tmp_path / "b.wav", 5)}
+    out = await backend.final_pass(events, wavs, budget_s=30)
+    await backend.aclose()
+    assert out == events
+
+
+async def test_the_budget_bounds_the_work_least_confident_first(tmp_path: Path) -> None:
+    rec = _Again(p=0.99, delay_s=0.4)
+    backend = await _backend(rec)
+    # Twelve people, one utterance each, each less sure of than the one before.
+    events = [_live(f"p{k}", 1.0, 2.0, 0.9 - k * 0.05) for k in range(12)]
+    wavs = {f"p{k}": _wav(tmp_path / f"p{k}.wav", 4) for k in range(12)}
+    out = await backend.final_pass(events, wavs, budget_s=3.5)
+    await backend.aclose()
+    redone = [e.participant_id for e in out if e.text.startswith("again")]
+    assert 1 <= len(redone) < 12
+    assert set(redone) == {f"p{k}" for k in range(12 - len(redone), 12)}  # the least confident ones
+    assert len(out) == 12
+
+
+async def test_nothing_to_do_without_a_budget_or_recordings(tmp_path: Path) -> None:
+    rec = _Again(p=0.99)
+    backend = await _backend(rec)
+    events = [_live("a", 1.0, 2.0, 0.5)]
+    assert await backend.final_pass(events, {"a": _wav(tmp_path / "a.wav", 3)}, budget_s=0) == events
+    assert await backend.final_pass(events, {}, budget_s=30) == events
+    await backend.aclose()
+    assert rec.calls == []
