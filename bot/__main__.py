@@ -144,7 +144,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(replay(args.wavs, create_backend(settings), out_dir, names=names,
                                     title=args.title, progress=sys.stderr.isatty(),
-                                    summary=llm_summary(settings.llm)))
+                                    summary=llm_summary(settings.llm), trackers=settings.trackers))
     except ReplayInputError as exc:
         print(f"jitsi-bot: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT

@@ -288,6 +288,39 @@ class LogSettings(_Section):
     format: Literal["auto", "console", "json"] = "auto"
 
 
+# Symbl recommends at most 50 vocabulary terms per tracker; the other limits keep matching cheap and a typo
+# (a paragraph pasted as a phrase) visible.
+MAX_TRACKERS = 50
+MAX_TRACKER_PHRASES = 50
+MAX_TRACKER_NAME = 64
+MAX_PHRASE_CHARS = 100
+MAX_PHRASE_WORDS = 8
+
+
+def _check_trackers(trackers: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Names and phrases stripped; empty, over-long or word-less ones refused with the tracker named."""
+    if len(trackers) > MAX_TRACKERS:
+        raise ValueError(f"at most {MAX_TRACKERS} trackers, got {len(trackers)}")
+    out: dict[str, list[str]] = {}
+    for raw_name, phrases in trackers.items():
+        name = raw_name.strip()
+        if not name or len(name) > MAX_TRACKER_NAME:
+            raise ValueError(f"tracker name {raw_name!r} must be 1-{MAX_TRACKER_NAME} characters")
+        if not phrases or len(phrases) > MAX_TRACKER_PHRASES:
+            raise ValueError(f"tracker {name!r} needs 1-{MAX_TRACKER_PHRASES} phrases, got {len(phrases)}")
+        kept = []
+        for n, raw in enumerate(phrases, 1):
+            phrase = " ".join(raw.split())
+            if not any(c.isalnum() for c in phrase):
+                raise ValueError(f"tracker {name!r}: phrase {n} ({raw!r}) has no word in it")
+            if len(phrase) > MAX_PHRASE_CHARS or len(phrase.split()) > MAX_PHRASE_WORDS:
+                raise ValueError(f"tracker {name!r}: phrase {n} is longer than {MAX_PHRASE_CHARS} characters "
+                                 f"or {MAX_PHRASE_WORDS} words")
+            kept.append(phrase)
+        out[name] = list(dict.fromkeys(kept))
+    return out
+
+
 class Settings(BaseSettings):
     """Everything the bot can be configured with. See config.example.toml."""
 
@@ -301,6 +334,13 @@ class Settings(BaseSettings):
     backend: Literal["local", "symbl"] = "local"  # the conversation backend
     asr: AsrSettings = Field(default_factory=AsrSettings)  # type: ignore[arg-type]
     symbl: SymblSettings = Field(default_factory=SymblSettings)  # type: ignore[arg-type]
+    # Tracker name -> phrases, looked for in the transcript by meaning-preserving variants (see README).
+    trackers: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("trackers")
+    @classmethod
+    def _trackers(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        return _check_trackers(v)
 
     @model_validator(mode="after")
     def _backend_ready(self) -> Settings:
@@ -373,5 +413,6 @@ def _describe(exc: ValidationError) -> str:
             continue
         key = ".".join(str(p) for p in err["loc"])
         env = "BOT_" + "__".join(str(p) for p in err["loc"]).upper()
-        lines.append(f"{key}: {err['msg']} (TOML key {key} or env {env})")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{key}: {msg} (TOML key {key} or env {env})")
     return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -181,6 +181,8 @@ class MeetingFacts:
     people: dict[str, list[str]] = field(default_factory=dict)
     # Seconds of audio received per participant id; None where that is not known (replay).
     audio_s: dict[str, float] | None = None
+    # What to look for: tracker name -> phrases (the settings' [trackers]); reported even when not said.
+    trackers: dict[str, list[str]] = field(default_factory=dict)
     # Seconds of audio lost on the way to the bot per participant id (ids not listed lost none); None where
     # nothing can be lost (replay).
     lost_s: dict[str, float] | None = None
@@ -235,7 +237,7 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
     """Run the analysers over the transcript and assemble the Report.
 
     ``post_call`` (a backend's own insights) replaces the analysers' summary (then there are no key points),
-    topics and insights.
+    topics and insights, and their trackers when it has its own.
     """
     backend = transcriber.backend
     recognition = backend.recognition()
@@ -254,7 +256,7 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
     segments = segments_from(events, names)
     result = analyse(AnalysisInput(
         segments=segments, participants=names, speech=speech,
-        duration_s=facts.duration_s, meeting_date=facts.started_at.date(),
+        duration_s=facts.duration_s, meeting_date=facts.started_at.date(), trackers=facts.trackers,
     ))
     for p in result.participants:
         person = by_id.get(p.id)
@@ -284,6 +286,7 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
         key_points=[] if post_call else result.key_points,  # a backend's own summary is not mixed with ours
         language=result.language, decisions=result.decisions,
         topics=own.topics,
+        trackers=result.trackers if post_call is None or post_call.trackers is None else post_call.trackers,
         questions=own.questions, action_items=own.action_items, follow_ups=own.follow_ups,
         sentiment=result.sentiment, analytics=result.analytics,
         warnings=[*facts.warnings, *_no_audio_warnings(facts, persons), *recognition.warnings,

@@ -99,12 +99,14 @@ async def replay(
     progress: bool = False,
     started_at: datetime | None = None,
     summary: LlmSummary | None = None,
+    trackers: dict[str, list[str]] | None = None,
 ) -> Report:
     """Transcribe and analyse the files; write report.json, transcript.txt and transcript.vtt to ``out_dir``.
 
     ``summary``, when given, has an LLM write the overview, key points, decisions and action items.
     ``started_at`` is when the meeting began (due dates like "by Thursday" are resolved against its date);
     by default it comes from join's ``participants.json`` beside the files, else from their modification time.
+    ``trackers`` (name -> phrases) are looked for in the transcript.
     """
     people = participants_for(paths, names)
     tracks = [load_track(p, who) for p, who in zip(paths, people, strict=True)]
@@ -112,7 +114,7 @@ async def replay(
     started = started_at or _meeting_start(paths, duration)
     facts = MeetingFacts(
         id=f"replay-{started.strftime('%Y%m%dT%H%M%SZ')}", title=title or "Meeting", started_at=started,
-        duration_s=duration, warnings=[n for t in tracks for n in t.notes],
+        duration_s=duration, warnings=[n for t in tracks for n in t.notes], trackers=dict(trackers or {}),
     )
     transcriber = Transcriber(backend)
     step = int(CHUNK_S * SAMPLE_RATE) * 2

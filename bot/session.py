@@ -375,7 +375,7 @@ class MeetingSession:
             presence={p.id: (round(p.joined_s, 3), None if p.left_s is None else round(p.left_s, 3))
                       for p in self.roster.people.values()},
             people={p.id: list(p.names) for p in self.roster.people.values() if p.counts},
-            audio_s=self.recorder.captured_seconds(),
+            audio_s=self.recorder.captured_seconds(), trackers=self._settings.trackers,
             lost_s=self.recorder.missing_seconds_by_participant(),
         )
         if self.recorder.consumer_dropped:

@@ -61,3 +61,55 @@ def test_p2p_defaults_to_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().meeting.p2p is True
     monkeypatch.setenv("BOT_MEETING__P2P", "false")
     assert load_settings().meeting.p2p is False
+
+
+def test_trackers_from_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[trackers]\npricing = ["price", " cost ", "cost", "discount"]\n'
+                   '"Competitors" = ["Zoom", "Google  Meet"]\n')
+    monkeypatch.setenv("BOT_TRACKERS__LEGAL", '["contract", "NDA"]')
+    s = load_settings(cfg)
+    # phrases are stripped, inner whitespace collapsed, repeats dropped; env names come lower-cased
+    assert s.trackers == {"legal": ["contract", "NDA"], "pricing": ["price", "cost", "discount"],
+                          "Competitors": ["Zoom", "Google Meet"]}
+    monkeypatch.delenv("BOT_TRACKERS__LEGAL")
+    assert load_settings().trackers == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[trackers]\npricing = []\n', "tracker 'pricing' needs 1-50 phrases"),
+        ('[trackers]\npricing = ["price", "  "]\n', "tracker 'pricing': phrase 2"),
+        ('[trackers]\npricing = ["--"]\n', "has no word in it"),
+        ('[trackers]\n" " = ["price"]\n', "tracker name ' ' must be 1-64 characters"),
+        (f'[trackers]\npricing = ["{"word " * 9}"]\n', "tracker 'pricing': phrase 1 is longer"),
+        (f'[trackers]\npricing = ["{"x" * 101}"]\n', "tracker 'pricing': phrase 1 is longer"),
+        ('[trackers]\npricing = "price"\n', r"trackers\.pricing: Input should be a valid list"),
+        ("[trackers]\n" + "".join(f't{i} = ["x"]\n' for i in range(51)), "at most 50 trackers"),
+        (f'[trackers]\npricing = [{", ".join(f"{chr(34)}p{i}{chr(34)}" for i in range(51))}]\n', "needs 1-50 phrases"),
+    ],
+)
+def test_bad_trackers_say_which(tmp_path: Path, text: str, message: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_settings(cfg)
+    assert "trackers" in str(err.value)
+
+
+def test_example_trackers_load_when_uncommented(tmp_path: Path) -> None:
+    example = (Path(__file__).parent.parent / "config.example.toml").read_text()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(example.replace("\n# pricing = ", "\npricing = ").replace("\n# competitors = ", "\ncompetitors = "))
+    assert load_settings(cfg).trackers == {"pricing": ["price", "cost", "discount"],
+                                           "competitors": ["Zoom", "Google Meet"]}
+
+
+def test_a_tracker_error_reads_plainly(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[trackers]\npricing = ["price", "?"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert str(err.value) == ("invalid configuration:\n  trackers: tracker 'pricing': phrase 2 ('?') has no word in "
+                              "it (TOML key trackers or env BOT_TRACKERS)")

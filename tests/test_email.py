@@ -215,3 +215,25 @@ async def test_recipients_added_in_the_chat_get_a_message_each(smtp: tuple[Inbox
                   for _, rcpts, msg in inbox.messages)
     assert seen == [(("ann@example.org",), ["ann@example.org"]),
                     (("lead@example.org", "ops@example.org"), ["lead@example.org", "ops@example.org"])]
+
+
+async def test_the_delivered_email_has_the_trackers_section(smtp: tuple[Inbox, int], tmp_path: Path) -> None:
+    from bot.report.model import Tracker, TrackerMention
+
+    inbox, port = smtp
+    report = make_report().model_copy(update={"trackers": [
+        Tracker(name="pricing", mentions=[TrackerMention(
+            phrase="price", text="prices", speaker_id="x2", speaker=HOSTILE_NAME, start_s=75.0,
+            sentence="Are the prices <script>final</script>?")]),
+        Tracker(name="legal")]})
+    out = tmp_path / "meeting"
+    write_report_files(report, out)
+    assert await deliver_report(report, out, _settings(port, tmp_path)) == []
+    (_, _, msg) = inbox.messages[0]
+    html_part, plain_part = msg.get_body(("html",)), msg.get_body(("plain",))
+    assert html_part is not None and plain_part is not None
+    html, text = html_part.get_content(), plain_part.get_content()
+    assert ">Trackers</h2>" in html and "<script" not in html.lower() and "<img src=x" not in html
+    assert "01:15</span> Are the <strong" in html and ">prices</strong> &lt;script&gt;final&lt;/script&gt;?" in html
+    assert f"- {HOSTILE_NAME} at 01:15: Are the *prices* <script>final</script>?" in text
+    assert "legal (0 mentions)" in text

@@ -299,3 +299,53 @@ async def test_html_in_chromium(report: Report, email: RenderedEmail) -> None:
             await page.screenshot(path=str(ARTIFACTS / "email-mobile.png"), full_page=True)
         finally:
             await browser.close()
+
+
+# --- trackers --------------------------------------------------------------------------------------------
+
+
+def _tracked(report: Report) -> Report:
+    from bot.report.model import Tracker, TrackerMention
+
+    hostile = TrackerMention(phrase="price", text="<b>prices</b>", speaker_id="xss", speaker=XSS, start_s=125.4,
+                             sentence=f"Are the <b>prices</b> {XSS} final?")
+    plain = TrackerMention(phrase="cost", text="costs", speaker_id="alice", speaker="Alice", start_s=3725.0,
+                           sentence="It costs *less* than Zoom.")
+    return report.model_copy(update={"trackers": [Tracker(name="pricing <i>", mentions=[hostile, plain]),
+                                                  Tracker(name="legal", mentions=[])]})
+
+
+def test_trackers_section_is_left_out_when_none_are_configured(report: Report) -> None:
+    email = render_email(report)
+    assert ">Trackers</h2>" not in email.html and "TRACKERS" not in email.text
+    assert "## Trackers" not in render_markdown(report)
+
+
+def test_trackers_in_html_emphasise_the_words_and_escape_everything(report: Report) -> None:
+    html = render_email(_tracked(report)).html
+    assert ">Trackers</h2>" in html
+    assert "pricing &lt;i&gt;" in html and "<i>" not in html and "<b>prices" not in html
+    assert "<img" not in html.lower()
+    # the matched words, escaped, inside the emphasis; the rest of the sentence around it
+    assert 'Are the <strong style="background-color:#fef3c7;">&lt;b&gt;prices&lt;/b&gt;</strong> ' \
+           "&lt;img src=x onerror=alert(1)&gt; final?" in html
+    assert "02:05" in html and "1:02:05" in html  # mm:ss, with hours past the hour
+    assert '<strong style="background-color:#fef3c7;">costs</strong> *less* than Zoom.' in html
+    assert "2 mentions" in html and "0 mentions" in html and "Not mentioned." in html
+    assert html.index(">Trackers</h2>") < html.index(">Participants and talk time</h2>")
+
+
+def test_trackers_in_text_and_markdown(report: Report) -> None:
+    tracked = _tracked(report)
+    text = render_email(tracked).text
+    assert "\nTRACKERS\n--------\n" in text
+    assert f"pricing <i> (2 mentions)\n- {XSS} at 02:05: Are the *<b>prices</b>* {XSS} final?\n" in text
+    assert "- Alice at 1:02:05: It *costs* *less* than Zoom.\n" in text
+    assert "legal (0 mentions)\n  Not mentioned.\n" in text
+    md = render_markdown(tracked)
+    assert "\n## Trackers\n" in md and "### pricing \\<i\\> (2 mentions)" in md
+    assert r"- **Alice** _(1:02:05)_: It **costs** \*less\* than Zoom." in md
+    assert r"Are the **\<b\>prices\</b\>** \<img src=x onerror=alert(1)\> final?" in md
+    assert "_Not mentioned._" in md
+    body = re.sub(r"^> ", "", md, flags=re.MULTILINE)
+    assert not re.search(r"(?<!\\)[<>]", body)

@@ -246,3 +246,42 @@ async def test_join_with_symbl_keeps_credentials_out_of_the_page(tmp_path) -> No
     assert '"backend": "symbl"' in report and "budget" in report.lower()
     assert double.app_secret not in report
     assert all(double.app_secret not in p.read_text(errors="ignore") for p in (tmp_path / "out").rglob("*.json"))
+
+
+async def test_symbls_tracker_hits_fill_the_reports_trackers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import wave
+
+    from bot.replay import replay
+
+    files = []
+    for name, hz in (("ann", QUESTION_HZ), ("bob", ACTION_HZ)):
+        path = tmp_path / f"{name}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(_speech(hz))
+        files.append(path)
+    # "budgets" is a similar (offset -1) match for the double; "report by" an exact one; "contract" none
+    trackers = {"money": ["budgets", "report by"], "legal": ["contract"]}
+    async with SymblDouble(ToneRecognizer()) as double:
+        settings = load_settings(None, {"symbl": {"base_url": double.base_url, "app_id": double.app_id,
+                                                  "app_secret": double.app_secret, "retry_interval_s": 0.05}})
+        backend = SymblBackend(settings.symbl, meeting_title="Weekly", trackers=trackers)
+        report = await replay(files, backend, tmp_path / "out", names=["Ann", "Bob"], trackers=trackers)
+        sent = [r.get("trackers") for r in double.start_requests]
+        tracker_responses = [m for r in double.records for m in r.sent if m.get("type") == "tracker_response"]
+    assert sent and all(t == [{"name": "money", "vocabulary": ["budgets", "report by"]},
+                              {"name": "legal", "vocabulary": ["contract"]}] for t in sent)
+    assert tracker_responses  # every socket gets every speaker's hits: the report has each once
+    money, legal = report.trackers
+    assert (money.name, legal.name, legal.mentions) == ("money", "legal", [])
+    got = [(m.speaker_id, m.speaker, m.phrase, m.text) for m in money.mentions]
+    assert sorted(got) == sorted([("ann", "Ann", "budgets", "budgets"), ("bob", "Bob", "budgets", "budgets"),
+                                  ("bob", "Bob", "report by", "report by")])
+    ann = next(m for m in money.mentions if m.speaker_id == "ann")
+    assert "budget" in ann.sentence.lower() and ann.sentence.endswith("?")
+    bob = next(m for m in money.mentions if m.phrase == "report by")
+    assert "friday" in bob.sentence.lower()
+    # times on the meeting timeline: each speaker's tone starts 0.3 s in and lasts 1.2 s
+    assert all(0.0 <= m.start_s <= 1.6 for m in money.mentions)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.analysis.insights import (
@@ -33,7 +33,8 @@ from bot.analysis.sentiment import analyse_sentiment, label, score_text
 from bot.analysis.summary import overview, summarise
 from bot.analysis.talk import analyse_talk, count_interruptions, merge_intervals, overlap_time
 from bot.analysis.topics import extract_topics
-from bot.report.model import Analytics, Insight, KeyPoint, ParticipantSummary, Segment, Sentiment, Topic
+from bot.analysis.trackers import find_trackers
+from bot.report.model import Analytics, Insight, KeyPoint, ParticipantSummary, Segment, Sentiment, Topic, Tracker
 
 __all__ = [
     "AnalysisInput",
@@ -50,6 +51,7 @@ __all__ = [
     "find_follow_ups",
     "find_insights",
     "find_questions",
+    "find_trackers",
     "is_question",
     "key_points",
     "label",
@@ -72,6 +74,7 @@ class AnalysisInput:
     speech: dict[str, list[tuple[float, float]]]  # participant id -> voiced intervals (start_s, end_s)
     duration_s: float  # meeting length on the timeline
     meeting_date: datetime.date  # for resolving "by Thursday"
+    trackers: Mapping[str, Sequence[str]] = field(default_factory=dict)  # tracker name -> phrases to look for
 
 
 @dataclass(slots=True)
@@ -91,6 +94,7 @@ class AnalysisResult:
     analytics: Analytics
     language: str | None = None  # the transcript's main language (ISO 639-1), None when not known
     warnings: list[str] = field(default_factory=list)  # e.g. speech the English-only analysers did not read
+    trackers: list[Tracker] = field(default_factory=list)  # one per configured tracker, mentions or not
 
 
 def _words(text: str) -> int:
@@ -198,4 +202,5 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
         analytics=talk.analytics,
         language=language,
         warnings=[note] if note else [],
+        trackers=find_trackers(segments, data.trackers),
     )

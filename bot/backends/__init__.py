@@ -13,7 +13,7 @@ def create_backend(settings: Settings) -> ConversationBackend:
     if settings.backend == "symbl":
         from bot.backends.symbl.backend import SymblBackend
 
-        return SymblBackend(settings.symbl, local_fallback=lambda: _local(settings))
+        return SymblBackend(settings.symbl, local_fallback=lambda: _local(settings), trackers=settings.trackers)
     raise ValueError(f"unknown backend {settings.backend!r}")
 
 

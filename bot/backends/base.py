@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from bot.report.model import Insight, Segment, Topic, Word
+from bot.report.model import Insight, Segment, Topic, Tracker, Word
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -164,6 +164,7 @@ class PostCall:
     questions: list[Insight] = field(default_factory=list)
     action_items: list[Insight] = field(default_factory=list)
     follow_ups: list[Insight] = field(default_factory=list)
+    trackers: list[Tracker] | None = None  # None: the backend tracked nothing, the analysers' trackers stand
 
 
 class ConversationBackend(Protocol):

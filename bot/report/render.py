@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from bot.report.model import Insight, Report
+from bot.report.model import Insight, Report, Tracker
 
 _TEMPLATES = "templates"
 _SUBJECT_MAX = 200
@@ -212,6 +212,22 @@ def _transcript(report: Report, names: dict[str, str]) -> dict[str, Any]:
             "any_low": any(low for line in lines for _, low in line["words"])}
 
 
+def _tracker(tracker: Tracker) -> dict[str, Any]:
+    """A tracker for the templates: each mention's sentence cut around the words that matched."""
+    mentions = []
+    for m in tracker.mentions:
+        sentence, matched = clean(m.sentence), clean(m.text)
+        # the mention's words are a piece of its sentence (a report edited by hand may break that: shown apart)
+        at = sentence.find(matched) if matched else -1
+        before, after = (sentence[:at], sentence[at + len(matched):]) if at >= 0 else (sentence + " (", ")")
+        pieces = {"before": before, "matched": matched, "after": after}
+        mentions.append({"speaker": clean(m.speaker) or clean(m.speaker_id), "at": format_offset(m.start_s),
+                         **pieces,
+                         # the md filter would strip the spaces around the emphasis: escape the pieces as they are
+                         "md": {k: _MD_SPECIAL.sub(r"\\\1", v) for k, v in pieces.items()}})
+    return {"name": clean(tracker.name), "count": len(mentions), "mentions": mentions}
+
+
 def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
     m = report.meeting
     names = {p.id: clean(p.name) or clean(p.id) for p in report.participants}
@@ -257,6 +273,7 @@ def _view(report: Report, attachments: Sequence[str]) -> dict[str, Any]:
         "questions": [_insight(i) for i in report.questions],
         "follow_ups": [_insight(i) for i in report.follow_ups],
         "decisions": [_insight(i) for i in report.decisions],
+        "trackers": [_tracker(t) for t in report.trackers],
         "topics": [clean(t.text) for t in topics if clean(t.text)],
         "sentiment": {
             "available": has_speech,

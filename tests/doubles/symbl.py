@@ -13,7 +13,8 @@ Surfaces (section numbers are SYMBL.md's):
   handshake"). Lifecycle per §2.2: ``conversation_created``, ``started_listening``, ``recognition_started``;
   audio frames (LINEAR16, ≤ 8192 B, §2.3.2); ``recognition_result`` (§2.4.2), ``message_response`` (§2.4.3),
   ``insight_response`` (§2.4.4, full per-insight object plus the reduced ``text`` field), ``topic_response``
-  (§2.4.5); ``stop_request`` → ``recognition_stopped``, ``conversation_completed`` (both documented shapes
+  (§2.4.5), ``tracker_response`` (§2.4.6, for the inline ``trackers`` of the receiving socket's start_request);
+  ``stop_request`` → ``recognition_stopped``, ``conversation_completed`` (both documented shapes
   in one object: ``conversationId`` + ``summaryUrl`` *and* ``data.conversationId``), close 1000.
   ``modify_request`` → ``session_modified``; text ``__PING__`` → ``__PONG__`` (§2.3.5).
 * Async API ``POST /v1/process/audio`` and ``GET /v1/job/{jobId}`` (§4).
@@ -37,6 +38,10 @@ Crude "intelligence" (deliberately simple, deterministic; the real service used 
   in the order question, follow_up, action_item; all with confidence 0.9 (filtered by
   ``config.confidenceThreshold``) and only streamed when listed in the receiving socket's ``insightTypes``;
 * topics: non-stopword words of 5+ letters, scored by frequency;
+* trackers [I]: a vocabulary entry found in a message as whole words, case-insensitively, is an exact match
+  (``offset`` = its character position); one whose every word appears in the message with a plural "s" more
+  or less is a similar match (``offset`` -1, as the docs define it); every socket of the conversation gets
+  every speaker's hits, as the docs say ("this would also return every tracker in case of multiple streams");
 * sentiment: a tiny word list, score in [-1, 1], "positive" above 0.3, "negative" below -0.3;
 * summary: the questions and action items (or the first three messages), one summary item each.
 
@@ -293,6 +298,16 @@ def _punctuate(text: str) -> str:
 def _sentences(text: str) -> list[str]:
     parts = [p.strip() for p in re.findall(r"[^.?!]+[.?!]*", text)]
     return [p for p in parts if re.search(r"\w", p)]
+
+
+def _tracker_offset(entry: str, text: str) -> int | None:
+    """Where ``entry`` is in ``text`` (exact, whole words, any case), -1 for a similar match, None for none."""
+    exact = re.search(r"(?<!\w)" + r"\s+".join(map(re.escape, entry.split())) + r"(?!\w)", text, re.IGNORECASE)
+    if exact:
+        return exact.start()
+    said = {w.removesuffix("s") for w in re.findall(r"\w+", text.lower())}
+    wanted = [w.removesuffix("s") for w in re.findall(r"\w+", entry.lower())]
+    return -1 if wanted and all(w in said for w in wanted) else None
 
 
 def _sentiment(text: str) -> dict[str, Any]:
@@ -944,6 +959,10 @@ class SymblDouble:
             out.append(item)
         await self._send(sock, {"type": "message_response", "sequenceNumber": sock.sequence, "sentiment":
                                 with_sentiment, "messages": out})
+        trackers = self._tracker_hits(sock.start.get("trackers") or [], messages)
+        if trackers:
+            await self._send(sock, {"type": "tracker_response", "isFinal": True, "sequenceNumber": sock.sequence,
+                                    "trackers": trackers})
         wanted = set(sock.start.get("insightTypes") or [])
         threshold = float(config.get("confidenceThreshold", 0.5))
         chosen = [i for i in insights if i.type in wanted and i.score >= threshold]
@@ -962,6 +981,21 @@ class SymblDouble:
                 topics.append(topic)
         if topics:
             await self._send(sock, {"type": "topic_response", "sequenceNumber": sock.sequence, "topics": topics})
+
+    @staticmethod
+    def _tracker_hits(definitions: list[dict[str, Any]], messages: list[_Message]) -> list[dict[str, Any]]:
+        """The ``trackers`` of a tracker_response: each inline tracker with a match in ``messages`` (§2.4.6)."""
+        out = []
+        for tracker in definitions:
+            matches = []
+            for entry in tracker.get("vocabulary") or []:
+                refs = [{"id": m.id, "text": m.text, "offset": offset} for m in messages
+                        if (offset := _tracker_offset(str(entry), m.text)) is not None]
+                if refs:
+                    matches.append({"type": "vocabulary", "value": entry, "messageRefs": refs, "insightRefs": []})
+            if matches:
+                out.append({"name": tracker.get("name", ""), "matches": matches})
+        return out
 
     @staticmethod
     def _insight_stream(i: _Insight) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ from bot.backends.symbl.auth import TokenManager
 from bot.backends.symbl.insights import conversation_insights
 from bot.backends.symbl.recovery import AsyncApi, recover
 from bot.backends.symbl.stream import StreamOptions, SymblStream
+from bot.backends.symbl.trackers import TrackerLog
 from bot.config import SymblSettings
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ class SymblBackend:
         settings: base URL, credentials and streaming options.
         meeting_title: sent in every start_request.
         http: an aiohttp session to use (owned by the caller); one is created and owned otherwise.
+        trackers: tracker name -> vocabulary, sent in every start_request; Symbl's hits fill the report's trackers.
     """
 
     name = "symbl"
@@ -42,7 +44,7 @@ class SymblBackend:
     def __init__(self, settings: SymblSettings, *, meeting_title: str | None = None,
                  http: aiohttp.ClientSession | None = None,
                  local_fallback: Callable[[], ConversationBackend] | None = None,
-                 async_poll_s: float = 1.0) -> None:
+                 async_poll_s: float = 1.0, trackers: Mapping[str, Sequence[str]] | None = None) -> None:
         if settings.app_id is None or settings.app_secret is None:
             raise ValueError("the symbl backend needs symbl.app_id and symbl.app_secret "
                              "(BOT_SYMBL__APP_ID, BOT_SYMBL__APP_SECRET)")
@@ -56,6 +58,8 @@ class SymblBackend:
         self.connection_id = str(uuid.uuid4())
         self.streams: list[SymblStream] = []
         self._recovery_warnings: list[str] = []
+        self._trackers = {name: tuple(vocabulary) for name, vocabulary in (trackers or {}).items()}
+        self._tracked = TrackerLog()
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
@@ -75,8 +79,10 @@ class SymblBackend:
             language_code=s.language_code, confidence_threshold=s.confidence_threshold,
             meeting_title=self._title, no_connection_timeout_s=s.no_connection_timeout_s,
             connect=ConnectOptions(max_retry=s.max_retry, retry_interval_s=s.retry_interval_s),
+            trackers=tuple(self._trackers.items()),
         )
-        stream = SymblStream(participant, self.connection_id, self._tokens, self._session(), options)
+        stream = SymblStream(participant, self.connection_id, self._tokens, self._session(), options,
+                             tracked=self._tracked)
         stream.start()
         self.streams.append(stream)
         return stream
@@ -97,14 +103,20 @@ class SymblBackend:
         return rec
 
     async def post_call(self) -> PostCall | None:
-        """Symbl's own insights for the meeting's conversation (None, with a warning, if unavailable)."""
+        """Symbl's own insights for the meeting's conversation (None, with a warning, if unavailable).
+
+        With trackers configured, their live hits come along (the analysers' trackers stand when None).
+        """
         conversation = next((s.conversation_id for s in self.streams if s.conversation_id), None)
         if conversation is None or self._tokens is None:
             return None
         names = {s.participant.id: s.participant.name for s in self.streams}
         api = AsyncApi(self._settings.base_url, self._tokens, self._session())
         try:
-            return await conversation_insights(api, conversation, names)
+            insights = await conversation_insights(api, conversation, names)
+            if self._trackers:
+                insights.trackers = self._tracked.trackers(self._trackers, names)
+            return insights
         except (BackendError, ValueError) as exc:
             self._recovery_warnings.append(f"Symbl's insights were unavailable ({str(exc)[:200]}); "
                                            "the bot's own analysers were used")

@@ -30,12 +30,15 @@ from bot.backends.symbl.models import (
     ConversationCreated,
     ErrorMessage,
     InsightResponse,
+    MessageResponse,
     RecognitionResult,
     StartedListening,
+    TrackerResponse,
     parse_server_message,
     start_request,
     stop_request,
 )
+from bot.backends.symbl.trackers import TrackerLog
 
 log = structlog.get_logger(__name__)
 
@@ -64,14 +67,17 @@ class StreamOptions:
     max_quick_failures: int = 3
     max_resend_s: float = MAX_RESEND_S  # audio kept for a resend after a reconnect (the WAV keeps everything)
     connect: ConnectOptions = field(default_factory=ConnectOptions)
+    trackers: tuple[tuple[str, tuple[str, ...]], ...] = ()  # inline trackers: (name, vocabulary)
 
 
 class SymblStream:
     """BackendStream over one Symbl WebSocket per participant."""
 
     def __init__(self, participant: Participant, connection_id: str, tokens: TokenManager,
-                 http: aiohttp.ClientSession, options: StreamOptions) -> None:
+                 http: aiohttp.ClientSession, options: StreamOptions, *, tracked: TrackerLog | None = None) -> None:
         self.participant = participant
+        self._tracked = tracked if tracked is not None else TrackerLog()  # shared by the meeting's streams
+        self._last_final_s = 0.0        # timeline start of the last final result (its messages follow it)
         self._connection_id = connection_id
         self._tokens = tokens
         self._http = http
@@ -218,6 +224,7 @@ class SymblStream:
             meeting_title=self._opts.meeting_title, language_code=self._opts.language_code,
             confidence_threshold=self._opts.confidence_threshold,
             no_connection_timeout=self._opts.no_connection_timeout_s,
+            trackers={name: list(vocabulary) for name, vocabulary in self._opts.trackers},
         )
         await self._send(ws, request.to_json())
         send = asyncio.create_task(self._send_loop(ws, listening, base), name="symbl.send")
@@ -292,6 +299,10 @@ class SymblStream:
                 self._on_result(parsed, base)
             elif isinstance(parsed, InsightResponse):
                 self._on_insights(parsed)
+            elif isinstance(parsed, MessageResponse):
+                self._tracked.add_messages(self.participant.id, parsed, self._last_final_s)
+            elif isinstance(parsed, TrackerResponse):
+                self._tracked.add_hits(parsed)
             elif isinstance(parsed, ConversationCompleted):
                 done.set()
                 return
@@ -315,6 +326,7 @@ class SymblStream:
                                                  end_s=self._timeline(end),
                                                  confidence=said if said is not None and 0 <= said <= 1 else None))
         if result.is_final:  # everything up to here is safely transcribed: forget it
+            self._last_final_s = self._timeline(start)
             while self._unacked and self._unacked[0][0] + len(self._unacked[0][1]) / BYTES_PER_S <= end + 1e-6:
                 self._unacked_bytes -= len(self._unacked.popleft()[1])
             if end + 1e-6 >= self._unheard_until:

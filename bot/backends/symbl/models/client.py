@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -156,6 +156,7 @@ def start_request(
     no_connection_timeout: int | None = None,
     disconnect_on_stop_request: bool | None = None,
     disconnect_on_stop_request_timeout: int | None = None,
+    trackers: Mapping[str, Sequence[str]] | None = None,
 ) -> StartRequest:
     """Build a ``start_request`` for one participant's stream.
 
@@ -173,6 +174,7 @@ def start_request(
         no_connection_timeout: Seconds (0-1800) the conversation survives a dropped socket.
         disconnect_on_stop_request: False keeps the socket open after ``stop_request``.
         disconnect_on_stop_request_timeout: Idle seconds (0-1800) after a stop when not disconnecting.
+        trackers: Inline trackers, name -> vocabulary; Symbl answers with ``tracker_response`` (omitted when empty).
 
     Returns:
         The message; send ``.to_json()``.
@@ -202,6 +204,7 @@ def start_request(
         no_connection_timeout=no_connection_timeout,
         disconnect_on_stop_request=disconnect_on_stop_request,
         disconnect_on_stop_request_timeout=disconnect_on_stop_request_timeout,
+        trackers=[TrackerDefinition(name=n, vocabulary=list(v)) for n, v in trackers.items()] if trackers else None,
     )
 
 
