@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.languages import WHISPER_LANGUAGES
+
 # Debian's packages, in order of preference. The headless shell (package chromium-headless-shell) is the same
 # Chromium without the desktop browser around it: on the capture benchmark its PSS was 282 MB against 466 MB
 # for the full browser, with the same samples. The binary itself, not the /usr/bin wrapper script, so that
@@ -134,7 +136,9 @@ class AsrSettings(_Section):
         "auto", description="auto: faster-whisper if a model can be had, else pocketsphinx (far less accurate)."
     )
     model: str = Field("base", description="Whisper model folder (CTranslate2 format) or name, e.g. base, small.")
-    language: str | None = Field("en", description="Spoken language code; empty for auto-detection.")
+    language: str | None = Field(
+        "en", description='Spoken language (Whisper code, e.g. en, de, es); "auto" or empty: detected per participant.'
+    )
     cpu_threads: int = Field(2, ge=1, le=64)
     cache_dir: Path = Field(Path.home() / ".cache" / "jitsi-notetaker", description="Where models are unpacked.")
     allow_download: bool = Field(True, description="Let faster-whisper download a model by name when online.")
@@ -144,8 +148,14 @@ class AsrSettings(_Section):
 
     @field_validator("language")
     @classmethod
-    def _empty_is_auto(cls, v: str | None) -> str | None:
-        return v or None
+    def _known_language(cls, v: str | None) -> str | None:
+        code = (v or "").strip().lower()
+        if code in ("", "auto"):
+            return None  # detected per participant
+        if code not in WHISPER_LANGUAGES:
+            raise ValueError(f"unknown language {v!r}: use \"auto\" or one of Whisper's codes "
+                             f"({', '.join(sorted(WHISPER_LANGUAGES))})")
+        return code
 
     @field_validator("cache_dir")
     @classmethod

@@ -284,13 +284,13 @@ def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostC
         meeting=meeting, backend=backend.name, recognizer=recognition.recognizer,
         participants=result.participants, transcript=segments, overview=result.overview, summary=own.summary,
         key_points=[] if post_call else result.key_points,  # a backend's own summary is not mixed with ours
-        decisions=result.decisions,
+        language=result.language, decisions=result.decisions,
         topics=own.topics,
         trackers=result.trackers if post_call is None or post_call.trackers is None else post_call.trackers,
         questions=own.questions, action_items=own.action_items, follow_ups=own.follow_ups,
         sentiment=result.sentiment, analytics=result.analytics,
         warnings=[*facts.warnings, *_no_audio_warnings(facts, persons), *recognition.warnings,
-                  *transcriber.warnings],
+                  *transcriber.warnings, *result.warnings],
         errors=[*facts.errors, *transcriber.failed],
     )
 

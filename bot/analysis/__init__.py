@@ -20,6 +20,15 @@ from bot.analysis.insights import (
 )
 from bot.analysis.insights.decisions import decides, find_decisions
 from bot.analysis.keypoints import discussed, flatten, key_points
+from bot.analysis.languages import (
+    english_only,
+    in_english,
+    is_english,
+    language_warning,
+    main_language,
+    marked_questions,
+    participant_languages,
+)
 from bot.analysis.sentiment import analyse_sentiment, label, score_text
 from bot.analysis.summary import overview, summarise
 from bot.analysis.talk import analyse_talk, count_interruptions, merge_intervals, overlap_time
@@ -83,6 +92,8 @@ class AnalysisResult:
     follow_ups: list[Insight]
     sentiment: Sentiment
     analytics: Analytics
+    language: str | None = None  # the transcript's main language (ISO 639-1), None when not known
+    warnings: list[str] = field(default_factory=list)  # e.g. speech the English-only analysers did not read
     trackers: list[Tracker] = field(default_factory=list)  # one per configured tracker, mentions or not
 
 
@@ -148,24 +159,37 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
 
     Talk figures come from ``speech`` (a participant without intervals but with transcript segments is
     counted by those segments); words, questions, action items, follow-ups, decisions, topics, key points,
-    overview, summary and sentiment come from the transcript.
+    overview, summary and sentiment come from the transcript. The English-only analysers read English speech only
+    (``bot.analysis.languages``).
     """
     segments = data.segments  # topic segment indexes point into this list: keep its order
+    english = [seg for seg in segments if is_english(seg)]  # for analysers that need no segment indexes
+    language = main_language(segments)
     talk = analyse_talk(_speech_or_segments(data), data.duration_s)
-    _, sentiment = analyse_sentiment(segments, data.participants)
-    questions, actions, follow_ups, decisions = find_insights(segments, data.participants, data.meeting_date)
+    _, sentiment = analyse_sentiment(english, data.participants)
+    found = find_insights(segments, data.participants, data.meeting_date)
+    questions, actions, follow_ups, decisions = (in_english(f, segments) for f in found)
+    if len(english) < len(segments):
+        other = [seg for seg in segments if not is_english(seg)]
+        questions = sorted([*questions, *marked_questions(other)], key=lambda q: q.start_s)
     listed = {i.text for i in (*decisions, *actions, *follow_ups)}  # key points need not repeat them
-    topics = extract_topics(segments, data.participants)
-    points = key_points(segments, topics, data.participants, exclude=listed)
+    spoken = participant_languages(segments)
+    spoken_in = list(dict.fromkeys([language or "en", *spoken.values()]))  # the main language first
+    topics = extract_topics(segments, data.participants, languages=spoken_in)
+    points = key_points(english_only(segments), topics, data.participants, exclude=listed)
+    people = participant_summaries(
+        segments,
+        data.participants,
+        talk.talk_time_s,
+        talk.talk_share,
+        talk.interruptions,
+        sentiment.per_participant,
+    )
+    for p in people:
+        p.language = spoken.get(p.id)
+    note = language_warning(segments)
     return AnalysisResult(
-        participants=participant_summaries(
-            segments,
-            data.participants,
-            talk.talk_time_s,
-            talk.talk_share,
-            talk.interruptions,
-            sentiment.per_participant,
-        ),
+        participants=people,
         overview=overview(segments, discussed(segments, topics), decisions, actions),
         summary=flatten(points),
         key_points=points,
@@ -176,5 +200,7 @@ def analyse(data: AnalysisInput) -> AnalysisResult:
         follow_ups=follow_ups,
         sentiment=sentiment,
         analytics=talk.analytics,
+        language=language,
+        warnings=[note] if note else [],
         trackers=find_trackers(segments, data.trackers),
     )

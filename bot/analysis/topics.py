@@ -36,11 +36,17 @@ def _phrase_re(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w'])" + r"\W+".join(words) + r"(?![\w'])", re.I)
 
 
-def _extract(text: str, n: int, top: int, stopwords: frozenset[str]) -> list[tuple[str, float]]:
+def _extract(
+    text: str, n: int, top: int, stopwords: frozenset[str], languages: Sequence[str] = ("en",)
+) -> list[tuple[str, float]]:
     import yake  # type: ignore[import-untyped]
 
-    extractor: Any = yake.KeywordExtractor(lan="en", n=n, dedup_lim=0.7, top=top)
+    # YAKE ships stopword lists for 34 languages and falls back to a language-neutral one for the others; the
+    # first language is YAKE's own, the others' stopwords are added (a meeting in two languages).
+    extractor: Any = yake.KeywordExtractor(lan=languages[0], n=n, dedup_lim=0.7, top=top)
     extractor.stopword_set = set(extractor.stopword_set) | stopwords
+    for other in languages[1:]:
+        extractor.stopword_set |= set(yake.KeywordExtractor(lan=other).stopword_set)
     return [(str(k), float(s)) for k, s in extractor.extract_keywords(text)]
 
 
@@ -50,13 +56,15 @@ def extract_topics(
     *,
     top: int = 8,
     max_ngram: int = 3,
+    languages: Sequence[str] = ("en",),
 ) -> list[Topic]:
     """The top keyphrases of the transcript with the indexes of the segments that contain them.
 
     YAKE (n-grams up to ``max_ngram``) runs over the whole transcript, each segment a sentence; spoken
     fillers and participants' names are stopwords. Overlapping candidates ("login bug" / "the login bug
     affects") are deduplicated, keeping the one said in more segments (the better YAKE score on a tie).
-    Scores are mapped to 0..1, higher is better; phrases no segment contains are dropped.
+    Scores are mapped to 0..1, higher is better; phrases no segment contains are dropped. ``languages``
+    (ISO 639-1, the main one first) pick YAKE's stopword lists: the languages spoken.
     """
     texts = [" ".join(seg.text.split()) for seg in segments]
     body = "\n".join(t if t[-1:] in ".!?" else t + "." for t in texts if t)
@@ -65,7 +73,7 @@ def extract_topics(
     names = frozenset(
         w for name in (participants or {}).values() for w in re.findall(r"[a-z']+", name.lower())
     ) | frozenset(w for seg in segments for w in re.findall(r"[a-z']+", seg.name.lower()))
-    candidates = _extract(body, max_ngram, top * 4, _FILLERS | names)
+    candidates = _extract(body, max_ngram, top * 4, _FILLERS | names, languages)
     lowered = [t.lower() for t in texts]
     chosen: list[tuple[str, float, list[int]]] = []
     for phrase, score in candidates:

@@ -43,6 +43,7 @@ class BackendEvent:
     words: tuple[Word, ...] = ()
     label: str | None = None  # INSIGHT: "question" | "action_item" | "follow_up"
     confidence: float | None = None  # FINAL: 0..1, how sure the recognizer was (None: it does not say)
+    language: str | None = None  # FINAL: ISO 639-1 code of the language it was decoded in; None: not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +198,6 @@ def segments_from(events: list[BackendEvent], names: dict[str, str]) -> list[Seg
     return [
         Segment(participant_id=e.participant_id, name=names.get(e.participant_id, e.participant_id),
                 start_s=round(e.start_s, 3), end_s=round(e.end_s, 3), text=e.text.strip(),
-                words=list(e.words), confidence=e.confidence)
+                words=list(e.words), confidence=e.confidence, language=e.language)
         for e in finals
     ]

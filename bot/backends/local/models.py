@@ -38,6 +38,8 @@ class Decoded:
 
     text: str
     words: tuple[Word, ...] = ()
+    language: str | None = None               # what it was decoded as (detected or given); None: not known
+    language_probability: float | None = None  # how sure the detection was (1.0 when the language was given)
 
 
 class Recognizer(Protocol):
@@ -99,7 +101,11 @@ MAX_COMPRESSION_RATIO = 2.4
 
 
 class WhisperRecognizer:
-    """faster-whisper on the CPU (int8), one utterance (or a pack of them) per call."""
+    """faster-whisper on the CPU (int8), one utterance (or a pack of them) per call.
+
+    ``language`` None detects the language of each call's audio (``multilingual`` models only; an English-only
+    model always decodes English).
+    """
 
     word_timestamps = True
 
@@ -108,11 +114,20 @@ class WhisperRecognizer:
         self.name = name
         self._language = language
         self._beam_size = beam_size
+        inner = getattr(model, "model", None)
+        self.multilingual = bool(getattr(inner, "is_multilingual", False))
 
-    def decode(self, audio: np.ndarray, hints: str | None = None) -> Decoded:
-        """Transcribe one utterance with word timestamps; ``hints`` (participant names) bias the decoder."""
-        segments, _ = self._model.transcribe(
-            audio, language=self._language, beam_size=self._beam_size, word_timestamps=True,
+    def decode(self, audio: np.ndarray, hints: str | None = None, language: str | None = None) -> Decoded:
+        """Transcribe one utterance with word timestamps; ``hints`` (participant names) bias the decoder.
+
+        ``language`` overrides the configured one for this call (the language a participant was detected to
+        speak); with neither, Whisper detects it from the audio and ``Decoded`` says what it found and how sure.
+        """
+        lang = language or self._language
+        if not self.multilingual:
+            lang = "en"
+        segments, info = self._model.transcribe(
+            audio, language=lang, beam_size=self._beam_size, word_timestamps=True,
             vad_filter=False, condition_on_previous_text=False, without_timestamps=False, hotwords=hints,
         )
         words: list[Word] = []
@@ -124,7 +139,8 @@ class WhisperRecognizer:
             for w in seg.words or []:
                 words.append(Word(text=w.word.strip(), start_s=round(w.start, 3), end_s=round(w.end, 3),
                                   probability=round(w.probability, 3)))
-        return Decoded(text=" ".join(t for t in texts if t), words=tuple(words))
+        return Decoded(text=" ".join(t for t in texts if t), words=tuple(words), language=info.language,
+                       language_probability=round(float(info.language_probability), 3))
 
 
 class SphinxRecognizer:
@@ -171,6 +187,10 @@ def load_recognizer(choice: AsrChoice) -> tuple[Recognizer, list[str]]:
                 raise
             warnings.append(f"Whisper unavailable ({exc}); transcribed with pocketsphinx, far less accurate")
             log.warning("asr.whisper_unavailable", error=str(exc))
+    if choice.language != "en":
+        wanted = "detected per participant" if choice.language is None else f"configured as {choice.language!r}"
+        warnings.append(f"pocketsphinx knows English only: the language ({wanted}) was not used, and speech in "
+                        "any other language comes out as wrong English words")
     try:
         return SphinxRecognizer(), warnings
     except ImportError as exc:

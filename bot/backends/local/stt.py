@@ -5,6 +5,11 @@ event loop never blocks. Whisper encodes a fixed 30 s window however short the u
 utterances are waiting (several people talking) they are packed into one window, separated by silence,
 decoded once, and split back by word timestamps: the cost per window stays the same while the work per
 utterance drops with load. A lone utterance is decoded on its own at once.
+
+With ``asr.language = "auto"`` each participant's language is detected from their first utterances (each
+decoded alone until one of at least ``LANGUAGE_MIN_S`` is detected with probability ``LANGUAGE_SURE``), then
+kept: their later utterances (and the final pass) are decoded in it, packed only with utterances of the same
+language.
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ log = structlog.get_logger(__name__)
 
 PACK_WINDOW_S = 28.0   # Whisper's window is 30 s; keep a margin
 PACK_GAP_S = 1.0       # silence between packed utterances, so words cannot straddle two
+# Language detection: Whisper's guess on a second of speech is often wrong (a name, "okay"). Measured with Whisper
+# base on 3-5 s espeak-ng utterances: Spanish 0.93-0.94, English 0.82, German only 0.2-0.6 (and then sometimes
+# "en": it translates). Below either bound the participant's next utterance is detected again.
+LANGUAGE_MIN_S = 2.0
+LANGUAGE_SURE = 0.8
 MERGE_GAP_S = 1.2      # final pass: one participant's live utterances closer than this are decoded as one
 REGION_MAX_S = 20.0    # final pass: but not beyond this length
 EDGE_S = 0.3           # final pass: audio kept either side of the live words
@@ -57,6 +67,7 @@ class LocalStream:
         self.pending_audio_s = 0.0  # of the utterances queued and not decoded yet
         self.rejected: list[tuple[float, float]] = []  # utterances with no speech (gate) or no words (recognizer)
         self.cut: list[tuple[float, float]] = []  # every utterance the VAD cut out
+        self.language: str | None = None  # detected and kept (asr.language = "auto"); None: detect again
         self._drained = asyncio.Event()
         self._ended = False
 
@@ -146,6 +157,7 @@ class LocalBackend:
         self._vad = vad or VadOptions()
         self._loader = loader
         self._pack = pack
+        self._auto_language = self._choice.language is None
         self._gate_factory = gate
         self._gate: SpeechGate | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr", initializer=_lower_priority)
@@ -217,7 +229,7 @@ class LocalBackend:
             while packable and not self._jobs.empty():
                 nxt = self._jobs._queue[0]  # type: ignore[attr-defined]  # peek: asyncio.Queue has no API
                 length = nxt.utt.seconds
-                if total + PACK_GAP_S + length > PACK_WINDOW_S:
+                if total + PACK_GAP_S + length > PACK_WINDOW_S or not self._same_language(batch[0], nxt):
                     break
                 batch.append(self._jobs.get_nowait())
                 total += PACK_GAP_S + length
@@ -233,7 +245,8 @@ class LocalBackend:
             if not batch:
                 continue
             try:
-                events = await self._decode(recognizer, [(j.stream.participant.id, j.utt) for j in batch])
+                events = await self._decode(recognizer, [(j.stream.participant.id, j.utt) for j in batch],
+                                            batch[0].stream.language)
             except Exception:  # the audio may well be speech: it keeps its talk time
                 log.exception("asr.decode_failed", utterances=len(batch))
                 events = [None] * len(batch)
@@ -261,8 +274,34 @@ class LocalBackend:
                 self.rejected += 1
         return [job for job, ok in zip(batch, speech, strict=True) if ok]
 
-    async def _decode(self, recognizer: Recognizer, batch: list[tuple[str, Utterance]]) -> list[BackendEvent | None]:
-        """Decode utterances (participant id, audio) in one window; one FINAL event (or None) per utterance."""
+    def _same_language(self, first: _Job, other: _Job) -> bool:
+        """Whether ``other`` may be decoded in one window with ``first``: the language is one per window."""
+        if not self._auto_language:
+            return True
+        return first.stream.language is not None and first.stream.language == other.stream.language
+
+    def _language_of(self, participant_id: str) -> str | None:
+        """The language kept for a participant (asr.language = "auto"), None if not (yet) known."""
+        return next((s.language for s in self._streams if s.participant.id == participant_id and s.language), None)
+
+    def _learn_language(self, participant_id: str, utt: Utterance, decoded: Decoded) -> None:
+        """Keep a participant's detected language once an utterance long enough was detected surely."""
+        sure = (decoded.language_probability or 0.0) >= LANGUAGE_SURE
+        if not (decoded.language and sure and utt.seconds >= LANGUAGE_MIN_S):
+            return
+        for s in self._streams:
+            if s.participant.id == participant_id and s.language is None:
+                s.language = decoded.language
+                log.info("asr.language_detected", participant_id=participant_id, language=decoded.language,
+                         probability=decoded.language_probability)
+
+    async def _decode(self, recognizer: Recognizer, batch: list[tuple[str, Utterance]],
+                      language: str | None = None) -> list[BackendEvent | None]:
+        """Decode utterances (participant id, audio) in one window; one FINAL event (or None) per utterance.
+
+        ``language``: the one the batch's participants were detected to speak (asr.language = "auto"); None: the
+        configured one, or detect it.
+        """
         gap = np.zeros(int(PACK_GAP_S * SAMPLE_RATE), dtype=np.float32)
         pieces: list[np.ndarray] = []
         offsets: list[float] = []
@@ -278,8 +317,12 @@ class LocalBackend:
         audio = np.concatenate(pieces)
         hints = " ".join(sorted({s.participant.name for s in self._streams if s.participant.name})) or None
 
+        detect = self._auto_language and getattr(recognizer, "multilingual", False)
+
         def work() -> tuple[Decoded, float]:
             started = time.perf_counter()
+            if detect:  # only multilingual recognizers take a language per call
+                return recognizer.decode(audio, hints, language=language), time.perf_counter() - started  # type: ignore[call-arg]
             return recognizer.decode(audio, hints), time.perf_counter() - started
 
         decoded, seconds = await asyncio.get_running_loop().run_in_executor(self._executor, work)
@@ -287,7 +330,9 @@ class LocalBackend:
         self.audio_seconds += sum(utt.seconds for _, utt in batch)
         self.decodes += 1
         if len(batch) == 1:
-            return [_event(*batch[0], decoded.text, list(decoded.words), 0.0, hints)]
+            if detect and language is None:
+                self._learn_language(*batch[0], decoded)
+            return [_event(*batch[0], decoded.text, list(decoded.words), 0.0, hints, decoded.language)]
         # A word belongs to the utterance it ends in, split at the middle of each gap: Whisper often times
         # the first word after a silence too early (right after the previous word) but still ends it late.
         events: list[BackendEvent | None] = []
@@ -296,7 +341,7 @@ class LocalBackend:
             lo = bounds[i - 1] if i > 0 else -1e9
             hi = bounds[i] if i < len(bounds) else 1e9
             mine = [w for w in decoded.words if lo <= w.end_s < hi]
-            events.append(_event(pid, utt, " ".join(w.text for w in mine), mine, offsets[i], hints))
+            events.append(_event(pid, utt, " ".join(w.text for w in mine), mine, offsets[i], hints, decoded.language))
         return events
 
     async def final_pass(self, events: list[BackendEvent], audio: dict[str, Path],
@@ -340,7 +385,8 @@ class LocalBackend:
             if time.monotonic() - started + expected > budget_s:
                 break
             before = time.monotonic()
-            [event] = await self._decode(recognizer, [(region.participant_id, region.utterance(wavs))])
+            [event] = await self._decode(recognizer, [(region.participant_id, region.utterance(wavs))],
+                                         self._language_of(region.participant_id))
             took.append(time.monotonic() - before)
             done += 1
             if event is not None and (event.confidence or 0.0) >= region.confidence:
@@ -395,7 +441,7 @@ class LocalBackend:
 
 
 def _event(participant_id: str, utt: Utterance, text: str, words: list[Word], offset_s: float,
-           hints: str | None = None) -> BackendEvent | None:
+           hints: str | None = None, language: str | None = None) -> BackendEvent | None:
     """A FINAL event for an utterance decoded at ``offset_s`` of the decoded audio (None for no text)."""
     text = text.strip()
     if not text or recites(text, hints):
@@ -412,7 +458,8 @@ def _event(participant_id: str, utt: Utterance, text: str, words: list[Word], of
     )
     return BackendEvent(kind=EventKind.FINAL, participant_id=participant_id, text=text,
                         start_s=timed[0].start_s if timed else utt.start_s,
-                        end_s=timed[-1].end_s if timed else utt.end_s, words=timed, confidence=confidence(timed))
+                        end_s=timed[-1].end_s if timed else utt.end_s, words=timed, confidence=confidence(timed),
+                        language=language)
 
 
 @dataclass(slots=True)
