@@ -46,6 +46,7 @@ LANGUAGE_SURE = 0.8
 MERGE_GAP_S = 1.2      # final pass: one participant's live utterances closer than this are decoded as one
 REGION_MAX_S = 20.0    # final pass: but not beyond this length
 EDGE_S = 0.3           # final pass: audio kept either side of the live words
+FINAL_PACK_COST = 2.0  # final pass: a full window's decode over a live utterance's, until one is measured
 
 
 @dataclass(slots=True)
@@ -351,8 +352,9 @@ class LocalBackend:
         Live, each utterance is decoded alone as soon as it ends, from audio cut by the live VAD; a pause
         splits a sentence in two and each half is decoded without the other. Here each participant's
         utterances less than ``MERGE_GAP_S`` apart are joined into one region, cut from their WAV file with a
-        margin, and decoded again. A region's new text replaces its live text when Whisper is at least as sure
-        of it (mean word probability). Work stops when the next region would not be done within ``budget_s``
+        margin, and decoded again, the least confident first, packed with more of the same participant's
+        regions into one window. A region's new text replaces its live text when Whisper is at least as sure
+        of it (mean word probability). Work stops when the next pack would not be done within ``budget_s``
         (estimated from the decoding times measured so far); what was not redone keeps its live text.
         Returns the events with the redone regions replaced.
         """
@@ -377,28 +379,48 @@ class LocalBackend:
         redone = 0.0
         took: list[float] = []
         done = 0
-        for region in regions:
-            # Whisper's cost is per 30 s window however little speech is in it: a region costs about what a live
-            # decode did; once some are done, the slowest of those. Regions are decoded one by one, not packed:
-            # packed, a word timed into its neighbour's part went to another participant.
-            expected = max(took) if took else (self.decode_seconds / self.decodes if self.decodes else 3.0)
+        pending = list(regions)
+        while pending:
+            batch = self._final_pack(pending)
+            # Whisper's cost is per 30 s window however little speech is in it: a pack costs about what a live
+            # decode did, more for its many more words; once some are done, the slowest of those.
+            live = self.decode_seconds / self.decodes if self.decodes else 3.0
+            expected = max(took) if took else FINAL_PACK_COST * live
             if time.monotonic() - started + expected > budget_s:
                 break
             before = time.monotonic()
-            [event] = await self._decode(recognizer, [(region.participant_id, region.utterance(wavs))],
-                                         self._language_of(region.participant_id))
+            decoded = await self._decode(recognizer, [(r.participant_id, r.utterance(wavs)) for r in batch],
+                                         self._language_of(batch[0].participant_id))
             took.append(time.monotonic() - before)
-            done += 1
-            if event is not None and (event.confidence or 0.0) >= region.confidence:
-                for old in region.events:
-                    replaced[id(old)] = event
-                redone += region.seconds
+            done += len(batch)
+            for region, event in zip(batch, decoded, strict=True):
+                if event is not None and (event.confidence or 0.0) >= region.confidence:
+                    for old in region.events:
+                        replaced[id(old)] = event
+                    redone += region.seconds
         kept = [e for e in events if id(e) not in replaced]
         new = list({id(e): e for e in replaced.values()}.values())
         log.info("asr.final_pass", regions=len(regions), decoded=done, replaced_s=round(redone, 1),
                  seconds=round(time.monotonic() - started, 1), budget_s=budget_s)
         self.final_pass_redone_s = redone
         return sorted([*kept, *new], key=lambda e: (e.start_s, e.participant_id))
+
+    def _final_pack(self, pending: list[_Region]) -> list[_Region]:
+        """The least confident region and, to fill the window, more of the same participant's, in timeline order.
+
+        Only one participant's: packed, a word timed into its neighbour's part changes segment, which must not
+        mean it changes speaker; and only in a known language (one per window).
+        """
+        batch = [pending.pop(0)]
+        pid, total = batch[0].participant_id, batch[0].seconds
+        if self._auto_language and self._language_of(pid) is None:
+            return batch
+        for region in [r for r in pending if r.participant_id == pid]:
+            if total + PACK_GAP_S + region.seconds <= PACK_WINDOW_S:
+                batch.append(region)
+                pending.remove(region)
+                total += PACK_GAP_S + region.seconds
+        return sorted(batch, key=lambda r: r.start_s)
 
     def recognition(self) -> Recognition:
         """Recognizer, warnings and voiced intervals per participant."""
