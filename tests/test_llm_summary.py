@@ -248,6 +248,21 @@ async def test_an_empty_transcript_is_not_sent(server: ChatCompletionsDouble) ->
     assert server.requests == [] and report.summary_by is None and report.warnings == ["an earlier warning"]
 
 
+async def test_nothing_is_asked_when_no_utterance_fits_beside_the_header(server: ChatCompletionsDouble) -> None:
+    # Forty people with long names fill the 1,000 characters before the first utterance.
+    crowd = [(f"p{k}", f"Participant With A Long Name {k:02}", "Hello.") for k in range(40)]
+    report = await summary(server.url, max_transcript_chars=1000).apply(offline_report(crowd))
+    assert server.requests == [] and report.summary_by is None
+    assert "not one utterance fits" in report.warnings[-1]
+
+
+async def test_a_due_date_past_the_calendar_is_no_date(server: ChatCompletionsDouble) -> None:
+    server.reply = as_json({"overview": "x", "action_items": [{"text": "ship it", "due": "in 99999999 days"}]})
+    report = await summary(server.url).apply(offline_report())
+    assert report.summary_by == "llm tiny-instruct"
+    assert [(a.text, a.due_date) for a in report.action_items] == [("ship it", None)]
+
+
 @pytest.mark.parametrize("content,message", [
     ('{"overview": ""}', "overview"),
     ('{"overview": "x", "key_points": [{"topic": "t", "points": []}]}', "key_points.0.points"),

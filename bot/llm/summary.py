@@ -258,6 +258,9 @@ class LlmSummary:
         if deadline.passed:
             return _warn(report, "the bot was stopped before it could be asked")
         prompt = build_prompt(report, s.max_transcript_chars)
+        if report.transcript and prompt.cut_at_s == report.transcript[0].start_s:
+            return _warn(report, f"not one utterance fits in llm.max_transcript_chars = {s.max_transcript_chars} "
+                         "beside the title and participants")
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt.text}]
         began = self._clock()
         try:
@@ -270,7 +273,11 @@ class LlmSummary:
             return _warn(report, why)
         except (ChatError, ValueError) as exc:
             return _warn(report, str(exc))
-        out = apply_answer(report, answer, s.model)
+        try:
+            out = apply_answer(report, answer, s.model)
+        except Exception as exc:  # an answer the report cannot take is one more way of not being usable
+            log.exception("llm.answer_unusable")
+            return _warn(report, f"its answer could not be used ({type(exc).__name__})")
         if prompt.cut_at_s is not None:  # a new list: model_copy is shallow, ``report`` keeps its own
             out.warnings = [*out.warnings, f"the LLM summary covers the transcript up to {_clock(prompt.cut_at_s)} "
                             f"only (llm.max_transcript_chars = {s.max_transcript_chars})"]

@@ -64,7 +64,10 @@ def find_due(text: str, meeting_date: date) -> tuple[str | None, date | None]:
         phrase = " ".join(m.group(0).split())
         if NOT_DUE.fullmatch(phrase):
             continue
-        rank, when = _resolve(phrase, meeting_date, next_week)
+        try:
+            rank, when = _resolve(phrase, meeting_date, next_week)
+        except (OverflowError, ValueError):  # "in 99999999 days": past the calendar's end, no date
+            rank, when = 0, None
         if best is None or rank > best[0]:
             best = (rank, phrase, when)
     if best is None:
