@@ -49,13 +49,13 @@ class HasBacklog(Protocol):
 class Refines(Protocol):
     """A backend that can transcribe the meeting again from its recordings afterwards (the local one can)."""
 
-    async def final_pass(self, events: list[BackendEvent], audio: dict[str, Path],
-                         budget_s: float) -> list[BackendEvent]:
-        """The events with what could be redone within ``budget_s`` replaced."""
+    async def final_pass(self, events: list[BackendEvent], audio: dict[str, Path], budget_s: float,
+                         *, hard_s: float | None = None) -> list[BackendEvent]:
+        """The events with what could be redone within ``budget_s`` (never past ``hard_s``) replaced."""
 
 
-# The final pass is bounded by its own budget (it starts no decode it expects to overrun); this is the hard limit
-# beyond it, for a decode that runs slower than expected on a busy machine.
+# The final pass keeps its own budget (it starts no decode it expects to overrun) and abandons a decode still
+# running this long beyond it (slower than expected on a busy machine), keeping what it redid.
 FINAL_PASS_OVERRUN_S = 10.0
 
 
@@ -312,9 +312,13 @@ async def finish_meeting(
     await transcriber.finish(audio, cap_s=cap_s, deadline=deadline)
     backend = transcriber.backend
     if final_pass_s > 0 and audio and isinstance(backend, Refines) and not deadline.passed:
+        left = deadline.remaining()  # a stop request's deadline leaves less
+        budget = final_pass_s if left is None else min(final_pass_s, left)
+        hard = budget + FINAL_PASS_OVERRUN_S if left is None else min(budget + FINAL_PASS_OVERRUN_S, left)
         try:
-            async with deadline.bound(final_pass_s + FINAL_PASS_OVERRUN_S):
-                transcriber.events = await backend.final_pass(list(transcriber.events), audio, final_pass_s)
+            # The backend keeps both limits itself and returns what it redid; this bound is only a safety net.
+            async with deadline.bound(hard + 5):
+                transcriber.events = await backend.final_pass(list(transcriber.events), audio, budget, hard_s=hard)
         except Exception as exc:  # the live transcript stands
             if isinstance(exc, TimeoutError):
                 log.warning("pipeline.final_pass_cut_short")

@@ -19,6 +19,7 @@ import contextlib
 import os
 import threading
 import time
+import wave
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import structlog
 
-from bot.audio import read_wav
 from bot.backends.base import BackendEvent, EventChannel, EventKind, Participant, PostCall, Recognition
 from bot.backends.local.gate import SpeechGate
 from bot.backends.local.models import AsrChoice, Decoded, Recognizer, load_recognizer
@@ -141,6 +141,7 @@ class LocalBackend:
         pack: pack waiting utterances into one decode (needs a recognizer with word timestamps).
         gate: makes the speech gate that keeps non-speech (tones, hum, noise, music) from the recognizer; runs
             in the worker thread; None: every utterance is decoded.
+        clock: monotonic seconds (the final pass's budget is kept by it).
     """
 
     name = "local"
@@ -153,8 +154,10 @@ class LocalBackend:
         loader: Callable[[AsrChoice], tuple[Recognizer, list[str]]] = load_recognizer,
         pack: bool = True,
         gate: Callable[[], SpeechGate] | None = SpeechGate,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._choice = choice or AsrChoice()
+        self._clock = clock
         self._vad = vad or VadOptions()
         self._loader = loader
         self._pack = pack
@@ -345,8 +348,8 @@ class LocalBackend:
             events.append(_event(pid, utt, " ".join(w.text for w in mine), mine, offsets[i], hints, decoded.language))
         return events
 
-    async def final_pass(self, events: list[BackendEvent], audio: dict[str, Path],
-                         budget_s: float) -> list[BackendEvent]:
+    async def final_pass(self, events: list[BackendEvent], audio: dict[str, Path], budget_s: float,
+                         *, hard_s: float | None = None) -> list[BackendEvent]:
         """After the meeting: decode the live transcript again from the recordings, least confident first.
 
         Live, each utterance is decoded alone as soon as it ends, from audio cut by the live VAD; a pause
@@ -355,8 +358,10 @@ class LocalBackend:
         margin, and decoded again, the least confident first, packed with more of the same participant's
         regions into one window. A region's new text replaces its live text when Whisper is at least as sure
         of it (mean word probability). Work stops when the next pack would not be done within ``budget_s``
-        (estimated from the decoding times measured so far); what was not redone keeps its live text.
-        Returns the events with the redone regions replaced.
+        (estimated from the decoding times measured so far), and a decode still running ``hard_s`` after the
+        start is abandoned; what was not redone keeps its live text, what was stays redone. Only the regions'
+        spans are read from the recordings (an hour's WAV is 115 MB). Returns the events with the redone
+        regions replaced.
         """
         if budget_s <= 0 or self._recognizer is None:
             return events
@@ -366,15 +371,21 @@ class LocalBackend:
             return events
         if not getattr(recognizer, "word_timestamps", False):
             return events  # pocketsphinx would only decode the same audio the same way again
-        started = time.monotonic()
+        clock = self._clock
+        started = clock()
         regions = sorted(_regions([e for e in events if e.kind is EventKind.FINAL and e.participant_id in audio]),
                          key=lambda r: r.confidence)
         if not regions:
             return events
         loop = asyncio.get_running_loop()
-        wavs = await loop.run_in_executor(self._executor, _read_wavs,
-                                          {r.participant_id: audio[r.participant_id] for r in regions})
-        _widen(regions, wavs)
+        try:
+            lengths = await loop.run_in_executor(self._executor, _wav_seconds,
+                                                 {r.participant_id: audio[r.participant_id] for r in regions})
+        except Exception:
+            log.exception("asr.final_pass_unreadable")
+            return events
+        _widen(regions, lengths)
+        hard = hard_s if hard_s is not None else budget_s
         replaced: dict[int, BackendEvent] = {}
         redone = 0.0
         took: list[float] = []
@@ -386,12 +397,22 @@ class LocalBackend:
             # decode did, more for its many more words; once some are done, the slowest of those.
             live = self.decode_seconds / self.decodes if self.decodes else 3.0
             expected = max(took) if took else FINAL_PACK_COST * live
-            if time.monotonic() - started + expected > budget_s:
+            if clock() - started + expected > budget_s:
                 break
-            before = time.monotonic()
-            decoded = await self._decode(recognizer, [(r.participant_id, r.utterance(wavs)) for r in batch],
-                                         self._language_of(batch[0].participant_id))
-            took.append(time.monotonic() - before)
+            before = clock()
+            try:
+                utterances = await loop.run_in_executor(
+                    self._executor, _read_spans, [(r, audio[r.participant_id]) for r in batch])
+                decoded = await asyncio.wait_for(
+                    self._decode(recognizer, utterances, self._language_of(batch[0].participant_id)),
+                    max(0.0, hard - (clock() - started)))
+            except TimeoutError:
+                log.warning("asr.final_pass_overran", hard_s=hard)
+                break
+            except Exception:  # what was redone stays redone
+                log.exception("asr.final_pass_failed", regions=len(batch))
+                break
+            took.append(clock() - before)
             done += len(batch)
             for region, event in zip(batch, decoded, strict=True):
                 if event is not None and (event.confidence or 0.0) >= region.confidence:
@@ -401,7 +422,7 @@ class LocalBackend:
         kept = [e for e in events if id(e) not in replaced]
         new = list({id(e): e for e in replaced.values()}.values())
         log.info("asr.final_pass", regions=len(regions), decoded=done, replaced_s=round(redone, 1),
-                 seconds=round(time.monotonic() - started, 1), budget_s=budget_s)
+                 seconds=round(clock() - started, 1), budget_s=budget_s)
         self.final_pass_redone_s = redone
         return sorted([*kept, *new], key=lambda e: (e.start_s, e.participant_id))
 
@@ -502,9 +523,6 @@ class _Region:
         """Mean word probability of its live words (0 without any: redo those first)."""
         return confidence(tuple(w for e in self.events for w in e.words)) or 0.0
 
-    def utterance(self, wavs: dict[str, np.ndarray]) -> Utterance:
-        audio = wavs[self.participant_id][int(self.start_s * SAMPLE_RATE): int(self.end_s * SAMPLE_RATE)]
-        return Utterance(self.start_s, (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def _regions(finals: list[BackendEvent]) -> list[_Region]:
@@ -522,19 +540,38 @@ def _regions(finals: list[BackendEvent]) -> list[_Region]:
     return out
 
 
-def _widen(regions: list[_Region], wavs: dict[str, np.ndarray]) -> None:
+def _widen(regions: list[_Region], lengths: dict[str, float]) -> None:
     """Widen each region by EDGE_S (live word times are clamped to the utterance), not into its neighbours."""
     for pid in {r.participant_id for r in regions}:
         mine = sorted((r for r in regions if r.participant_id == pid), key=lambda r: r.start_s)
-        end_of_audio = len(wavs[pid]) / SAMPLE_RATE
+        end_of_audio = lengths[pid]
         for k, r in enumerate(mine):
             lo = mine[k - 1].end_s if k else 0.0
             hi = mine[k + 1].start_s if k + 1 < len(mine) else end_of_audio
             r.start_s, r.end_s = max(lo, r.start_s - EDGE_S), min(hi, r.end_s + EDGE_S)
 
 
-def _read_wavs(paths: dict[str, Path]) -> dict[str, np.ndarray]:
-    return {pid: read_wav(path).mono() for pid, path in paths.items()}
+def _wav_seconds(paths: dict[str, Path]) -> dict[str, float]:
+    """Each WAV's length, from its header."""
+    out = {}
+    for pid, path in paths.items():
+        with wave.open(str(path), "rb") as w:
+            out[pid] = w.getnframes() / w.getframerate()
+    return out
+
+
+def _read_spans(regions: list[tuple[_Region, Path]]) -> list[tuple[str, Utterance]]:
+    """Each region's span of its participant's WAV (16 kHz mono 16-bit, as the recorder writes them)."""
+    out = []
+    for region, path in regions:
+        with wave.open(str(path), "rb") as w:
+            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
+                raise ValueError(f"{path.name}: not 16 kHz mono 16-bit")
+            first = int(region.start_s * SAMPLE_RATE)
+            w.setpos(min(first, w.getnframes()))
+            pcm = w.readframes(max(0, int(region.end_s * SAMPLE_RATE) - first))
+        out.append((region.participant_id, Utterance(region.start_s, pcm)))
+    return out
 
 
 def _within(intervals: list[tuple[float, float]], spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
