@@ -43,6 +43,7 @@ PACK_GAP_S = 1.0       # silence between packed utterances, so words cannot stra
 # "en": it translates). Below either bound the participant's next utterance is detected again.
 LANGUAGE_MIN_S = 2.0
 LANGUAGE_SURE = 0.8
+LANGUAGE_TRIES = 4     # never that sure: after this many utterances, the language most often detected is kept
 MERGE_GAP_S = 1.2      # final pass: one participant's live utterances closer than this are decoded as one
 REGION_MAX_S = 20.0    # final pass: but not beyond this length
 EDGE_S = 0.3           # final pass: audio kept either side of the live words
@@ -162,6 +163,7 @@ class LocalBackend:
         self._loader = loader
         self._pack = pack
         self._auto_language = self._choice.language is None
+        self._heard: dict[str, list[str]] = {}  # languages detected per participant (auto), until one is kept
         self._gate_factory = gate
         self._gate: SpeechGate | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr", initializer=_lower_priority)
@@ -186,6 +188,8 @@ class LocalBackend:
     def _load(self) -> tuple[Recognizer, list[str]]:
         """In the worker thread: the recognizer, and the speech gate beside it."""
         recognizer, warnings = self._loader(self._choice)
+        if not getattr(recognizer, "multilingual", False):
+            self._auto_language = False  # nothing to detect (an English-only model, pocketsphinx): pack freely
         if self._gate_factory is not None:
             try:
                 self._gate = self._gate_factory()
@@ -289,15 +293,23 @@ class LocalBackend:
         return next((s.language for s in self._streams if s.participant.id == participant_id and s.language), None)
 
     def _learn_language(self, participant_id: str, utt: Utterance, decoded: Decoded) -> None:
-        """Keep a participant's detected language once an utterance long enough was detected surely."""
-        sure = (decoded.language_probability or 0.0) >= LANGUAGE_SURE
-        if not (decoded.language and sure and utt.seconds >= LANGUAGE_MIN_S):
+        """Keep a participant's detected language once an utterance long enough was detected surely, or, never
+        sure, the language most often detected after ``LANGUAGE_TRIES`` utterances (else they would be decoded
+        one window each for the whole meeting).
+        """
+        if not decoded.language:
             return
+        heard = self._heard.setdefault(participant_id, [])
+        heard.append(decoded.language)
+        sure = (decoded.language_probability or 0.0) >= LANGUAGE_SURE and utt.seconds >= LANGUAGE_MIN_S
+        if not sure and len(heard) < LANGUAGE_TRIES:
+            return
+        language = decoded.language if sure else max(set(heard), key=heard.count)
         for s in self._streams:
             if s.participant.id == participant_id and s.language is None:
-                s.language = decoded.language
-                log.info("asr.language_detected", participant_id=participant_id, language=decoded.language,
-                         probability=decoded.language_probability)
+                s.language = language
+                log.info("asr.language_detected", participant_id=participant_id, language=language,
+                         probability=decoded.language_probability, utterances=len(heard))
 
     async def _decode(self, recognizer: Recognizer, batch: list[tuple[str, Utterance]],
                       language: str | None = None) -> list[BackendEvent | None]:
