@@ -192,14 +192,23 @@ async def test_p2p_to_bridge_switch_keeps_one_continuous_file(
     assert abs(dominant_hz(audio) - 450) < 10
     act = active_windows(audio)
     first, last = act.argmax(), len(act) - act[::-1].argmax()
-    # One continuous file but for the switch itself: the quiet run the switch starts lasts until the bridge's new
-    # connection is heard (up to 130 ms measured with two busy loops beside the test; the room's doing, not the
-    # bot's). Every other window arrived or is reported lost (a starved audio thread skips audio, and says so).
     origin_ms, slack = session.recorder.origin_ms, TIMELINE_SLACK_WINDOWS
+    lost_ms = _lost_windows(tmp_path / "out" / "audio", "gus07") * 10
+    # The recorder wrote every sample it captured, in order: the only silence it added after Gus's first frame
+    # is the capture clock's own gaps (from the P2P track's end to the bridge track's start, and the skips of a
+    # starved audio thread).
+    p2p, bridge = sorted(tracks, key=lambda s: s.first_ms or 0.0)
+    assert p2p.first_ms is not None and p2p.last_end_ms is not None and bridge.first_ms is not None
+    added = len(audio) - sum(s.samples for s in tracks) - round((p2p.first_ms - origin_ms) * 16)
+    assert added <= (bridge.first_ms - p2p.last_end_ms + lost_ms) * 16 + 16, added
+    # And the tone runs through but for the switch's own hole, which lasts until the bridge's new connection is
+    # heard (the room's doing: 40-130 ms measured with two busy loops beside the test), and what the page's
+    # WebRTC path dropped on a busy machine (exact zeros or a concealment fade of up to 130 ms at a time,
+    # measured with lost_ms 0: not the bot's capture, and nothing it can see).
     lo, hi = (round((t * 1000 - origin_ms) / 10) - first for t in (switching, switched))
     switch_hole = max((n for at, n in _quiet_runs(act[first:last]) if lo - slack <= at <= hi + slack), default=0)
-    holes = int((~act[first:last]).sum()) - switch_hole - _lost_windows(tmp_path / "out" / "audio", "gus07")
-    assert holes < 0.03 * (last - first), (holes, switch_hole)
+    holes = int((~act[first:last]).sum()) - switch_hole - lost_ms / 10
+    assert holes < 0.10 * (last - first), (holes, switch_hole)
 
 
 async def test_participant_leaves_and_rejoins(room: FakeJitsiRoom, run_bot: RunBot, tmp_path: Path) -> None:
