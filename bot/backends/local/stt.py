@@ -293,9 +293,10 @@ class LocalBackend:
         return next((s.language for s in self._streams if s.participant.id == participant_id and s.language), None)
 
     def _learn_language(self, participant_id: str, utt: Utterance, decoded: Decoded) -> None:
-        """Keep a participant's detected language once an utterance long enough was detected surely, or, never
-        sure, the language most often detected after ``LANGUAGE_TRIES`` utterances (else they would be decoded
-        one window each for the whole meeting).
+        """Keep a participant's detected language once an utterance long enough was detected surely.
+
+        Never that sure, the language most often detected after ``LANGUAGE_TRIES`` utterances is kept (else they
+        would be decoded one window per utterance for the whole meeting).
         """
         if not decoded.language:
             return
