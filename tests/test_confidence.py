@@ -175,6 +175,13 @@ def test_text_and_markdown_carry_the_transcript_unmarked() -> None:
     assert "low" not in text.split("TRANSCRIPT")[1]
 
 
+def test_words_that_do_not_spell_the_text_are_not_shown_for_it() -> None:
+    seg = Segment(participant_id="a", name="Ann", start_s=1, end_s=3, text="Ship it on Friday.",
+                  words=[Word(text="Ship", start_s=1, end_s=1.5, probability=0.2)])  # the rest of the words missing
+    html = render_email(Report(meeting=_meeting(), backend="local", transcript=[seg])).html
+    assert "Ship it on Friday." in html and 'class="low"' not in html
+
+
 def test_no_transcript_no_section_and_a_long_one_is_cut() -> None:
     empty = Report(meeting=_meeting(), backend="local")
     assert "Transcript" not in render_email(empty).html and "TRANSCRIPT" not in render_email(empty).text
@@ -188,7 +195,8 @@ def test_no_transcript_no_section_and_a_long_one_is_cut() -> None:
     assert f"{100 - shown} more lines in transcript.txt" in email.html
     assert len(email.html.encode()) < 102_000  # below where Gmail clips a message
     # the same when every word is of low confidence (its markup is the largest)
-    words = [Word(text="word", start_s=0, end_s=1, probability=0.1)] * 200
+    words = [Word(text="word", start_s=0, end_s=1, probability=0.1)] * 199 + [Word(text="end.", start_s=1, end_s=2,
+                                                                                  probability=0.1)]
     low = long.model_copy(update={"transcript": [s.model_copy(update={"words": words}) for s in long.transcript]})
     html = render_email(low).html
     assert 'class="low"' in html and "more lines in transcript.txt" in html and len(html.encode()) < 102_000

@@ -203,6 +203,8 @@ def _transcript(report: Report, names: dict[str, str]) -> dict[str, Any]:
             continue
         words = [(clean(w.text), w.probability is not None and w.probability < LOW_CONFIDENCE)
                  for w in seg.words if clean(w.text)]
+        if " ".join(w for w, _ in words).split() != text.split():
+            words = []  # the words do not spell the text (the text was edited, or words are missing): show the text
         budget -= _LINE_BYTES + len(text.encode()) + _LOW_WORD_BYTES * sum(low for _, low in words)
         if budget < 0 and lines:
             break
