@@ -12,6 +12,7 @@ import tomllib
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -265,9 +266,14 @@ class LlmSettings(_Section):
     @field_validator("base_url")
     @classmethod
     def _http_base(cls, v: str | None) -> str | None:
-        if v and not (v.startswith("http://") or v.startswith("https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return v.rstrip("/") if v else None
+        if not v:
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment:
+            raise ValueError("must have no ?query or #fragment (/chat/completions is added to its path)")
+        return v.rstrip("/")
 
     @field_validator("api_key")
     @classmethod
@@ -306,6 +312,8 @@ def _check_trackers(trackers: dict[str, list[str]]) -> dict[str, list[str]]:
         name = raw_name.strip()
         if not name or len(name) > MAX_TRACKER_NAME:
             raise ValueError(f"tracker name {raw_name!r} must be 1-{MAX_TRACKER_NAME} characters")
+        if name in out:
+            raise ValueError(f"tracker {name!r} is named twice")
         if not phrases or len(phrases) > MAX_TRACKER_PHRASES:
             raise ValueError(f"tracker {name!r} needs 1-{MAX_TRACKER_PHRASES} phrases, got {len(phrases)}")
         kept = []

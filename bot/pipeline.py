@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import structlog
 
-from bot.analysis import AnalysisInput, analyse
+from bot.analysis import AnalysisInput, analyse, merge_intervals
 from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, Participant, PostCall, segments_from
 from bot.deadline import StopDeadline
 from bot.outcome import redact_urls
@@ -224,13 +224,8 @@ def _no_audio_warnings(facts: MeetingFacts, persons: list[Person]) -> list[str]:
 
 def transcribed_seconds(segments: list[Segment], participant_id: str) -> float:
     """Seconds of one participant's speech that became transcript: the union of their segments' spans."""
-    total, reach = 0.0, float("-inf")
-    for s in sorted((s for s in segments if s.participant_id == participant_id), key=lambda s: s.start_s):
-        start = max(s.start_s, reach)
-        if s.end_s > start:
-            total += s.end_s - start
-        reach = max(reach, s.end_s)
-    return round(total, 3)
+    spans = merge_intervals((s.start_s, s.end_s) for s in segments if s.participant_id == participant_id)
+    return round(sum(end - start for start, end in spans), 3)
 
 
 def build_report(facts: MeetingFacts, transcriber: Transcriber, post_call: PostCall | None = None) -> Report:

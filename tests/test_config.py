@@ -85,6 +85,7 @@ def test_trackers_from_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ('[trackers]\n" " = ["price"]\n', "tracker name ' ' must be 1-64 characters"),
         (f'[trackers]\npricing = ["{"word " * 9}"]\n', "tracker 'pricing': phrase 1 is longer"),
         (f'[trackers]\npricing = ["{"x" * 101}"]\n', "tracker 'pricing': phrase 1 is longer"),
+        ('[trackers]\npricing = ["price"]\n"pricing " = ["cost"]\n', "tracker 'pricing' is named twice"),
         ('[trackers]\npricing = "price"\n', r"trackers\.pricing: Input should be a valid list"),
         ("[trackers]\n" + "".join(f't{i} = ["x"]\n' for i in range(51)), "at most 50 trackers"),
         (f'[trackers]\npricing = [{", ".join(f"{chr(34)}p{i}{chr(34)}" for i in range(51))}]\n', "needs 1-50 phrases"),

@@ -283,9 +283,10 @@ def test_llm_is_off_by_default_and_configurable(tmp_path: Path, monkeypatch: pyt
     assert (s.base_url, s.model, s.timeout_s) == ("http://127.0.0.1:8080/v1", "qwen", 20)
     assert s.api_key is not None and s.api_key.get_secret_value() == KEY and KEY not in repr(s)
     assert isinstance(llm_summary(s), LlmSummary)
-    cfg.write_text('[llm]\nbase_url = "127.0.0.1:8080"\n')
-    with pytest.raises(ConfigError, match=r"llm\.base_url: .*http"):
-        load_settings(cfg)
+    for bad, why in [("127.0.0.1:8080", "http"), ("http://", "with a host"), ("http://h/v1?x=1", "query")]:
+        cfg.write_text(f'[llm]\nbase_url = "{bad}"\n')
+        with pytest.raises(ConfigError, match=rf"llm\.base_url: .*{why}"):
+            load_settings(cfg)
 
 
 @pytest.mark.asr

@@ -7,13 +7,13 @@ openers ("So, um, ...") and get a capital letter.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from bot.analysis.insights import is_question, sentences_of
 from bot.analysis.small_talk import is_small_talk, tidy
 from bot.analysis.summary import MIN_CONTENT_WORDS, MIN_WORDS, centrality, content_words
+from bot.analysis.topics import phrase_re
 from bot.report.model import KeyPoint, Segment, Topic
 
 MAX_TOPICS = 5
@@ -27,11 +27,6 @@ class _Candidate:
     order: int  # position in the transcript's sentences
     segment: int
     text: str  # tidied, as it will be shown
-
-
-def _phrase_re(phrase: str) -> re.Pattern[str]:
-    words = [re.escape(w) for w in phrase.lower().split()]
-    return re.compile(r"(?<![\w'])" + r"\W+".join(words) + r"(?![\w'])", re.I)
 
 
 def _candidates(segments: Sequence[Segment], participants: dict[str, str],
@@ -89,7 +84,7 @@ def key_points(
     for topic in sorted(topics, key=lambda t: -t.score):
         if any(set(topic.segments) <= seen for seen in served):
             continue  # said only where a better topic was ("page" within "checkout page"): no heading of its own
-        said = _phrase_re(topic.text)
+        said = phrase_re(topic.text)
         pool = [k for i in sorted(set(topic.segments)) for k in by_segment.get(i, ()) if k not in taken]
         weight = {k: float(scores[k]) * (1.0 if said.search(candidates[k].text) else _OFF_PHRASE) for k in pool}
         chosen: list[int] = []
@@ -119,4 +114,4 @@ def flatten(points: Sequence[KeyPoint]) -> list[str]:
 def discussed(segments: Sequence[Segment], topics: Sequence[Topic]) -> list[Topic]:
     """The topics said at least once outside small talk ("thanks for joining the launch review" is not)."""
     sentences = [s for s in sentences_of(segments) if not is_small_talk(tidy(s.text))]
-    return [t for t in topics if any(_phrase_re(t.text).search(s.text) for s in sentences)]
+    return [t for t in topics if any(phrase_re(t.text).search(s.text) for s in sentences)]

@@ -31,7 +31,8 @@ def _score01(yake_score: float) -> float:
     return round(1.0 / (1.0 + 10.0 * max(0.0, yake_score)), 4)
 
 
-def _phrase_re(phrase: str) -> re.Pattern[str]:
+def phrase_re(phrase: str) -> re.Pattern[str]:
+    """A phrase as whole words, any non-word characters between them, case-insensitive."""
     words = [re.escape(w) for w in phrase.lower().split()]
     return re.compile(r"(?<![\w'])" + r"\W+".join(words) + r"(?![\w'])", re.I)
 
@@ -80,7 +81,7 @@ def extract_topics(
         tokens = set(phrase.lower().split())
         if not tokens or all(t in _FILLERS or t in names or t.isdigit() for t in tokens):
             continue
-        pattern = _phrase_re(phrase)
+        pattern = phrase_re(phrase)
         where = [i for i, t in enumerate(lowered) if pattern.search(t)]
         if not where:
             continue

@@ -19,10 +19,10 @@ A known cost of the spelling slack: real words one letter apart can match ("priz
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.analysis.insights.owners import fold as without_accents
 from bot.analysis.insights.sentences import Sentence, sentences_of
 from bot.report.model import Segment, Tracker, TrackerMention
 
@@ -42,9 +42,8 @@ class _Word:
 
 
 def fold(word: str) -> str:
-    """Case- and accent-insensitive form: NFKD without combining marks, casefolded, straight apostrophes."""
-    decomposed = unicodedata.normalize("NFKD", word.replace("’", "'"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    """Case- and accent-insensitive form ("Łódź" → "lodz", "Søren" → "soren"), straight apostrophes."""
+    return without_accents(word.replace("’", "'")).casefold()
 
 
 def _undouble(word: str) -> str:
