@@ -297,6 +297,7 @@ def test_find_due(sentence: str, phrase: str, when: datetime.date | None) -> Non
 def test_no_due() -> None:
     assert find_due("I went to the store yesterday", MEETING_DATE) == (None, None)
     assert find_due("Wait a second, December is fine", MEETING_DATE) == (None, None)
+    assert find_due("by August the first draft should be live", MEETING_DATE) == (None, None)  # not 1 August
     assert find_due("ship it in 99999999 days", MEETING_DATE) == ("in 99999999 days", None)  # past the calendar
 
 

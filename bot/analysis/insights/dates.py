@@ -30,8 +30,11 @@ ORDINAL_DAYS = {
     "thirty first": 31,
 }
 _ORDINAL = "|".join(sorted((w.replace(" ", r"[\s-]") for w in ORDINAL_DAYS), key=len, reverse=True))
+# "August the first" is a date; "August the first draft" is not: after the ordinal, only the end of the sentence
+# or a word that cannot start the noun it would qualify.
+_NOT_A_NOUN = r"(?![ \t]+(?!(?:please|then|and|or|at|so|if|latest|works|is|would|should|will)\b)[a-z])"
 _SPOKEN_DAY = re.compile(
-    rf"\b(?:(the\s+)({_ORDINAL})(\s+of\s+(?:{MON}))|((?:{MON})\s+)(?:the\s+)?({_ORDINAL}))\b", re.I
+    rf"\b(?:(the\s+)({_ORDINAL})(\s+of\s+(?:{MON}))|((?:{MON})\s+)(?:the\s+)?({_ORDINAL})\b{_NOT_A_NOUN})\b", re.I
 )
 
 
