@@ -186,3 +186,16 @@ async def test_talk_time_is_only_where_words_were_heard() -> None:
     await backend.aclose()
     assert 1.3 <= sum(b - a for a, b in talk) <= 1.7, talk
     assert all(b <= 2.8 for _, b in talk), talk
+
+
+def test_an_english_only_whisper_model_with_another_language_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.backends.local import models
+
+    def english_only(choice: AsrChoice) -> models.WhisperRecognizer:  # a base.en: no is_multilingual model
+        return models.WhisperRecognizer(object(), name="faster-whisper (base.en)", language=choice.language)
+
+    monkeypatch.setattr(models, "_load_whisper", english_only)
+    _, warnings = models.load_recognizer(AsrChoice(language="de"))
+    assert warnings == ["faster-whisper (base.en) knows English only: the language (configured as 'de') was not "
+                        "used, and speech in any other language comes out as English words"]
+    assert models.load_recognizer(AsrChoice(language="en"))[1] == []

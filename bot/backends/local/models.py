@@ -181,12 +181,18 @@ def load_recognizer(choice: AsrChoice) -> tuple[Recognizer, list[str]]:
     warnings: list[str] = []
     if choice.engine in ("auto", "whisper"):
         try:
-            return _load_whisper(choice), warnings
+            whisper = _load_whisper(choice)
         except ModelUnavailable as exc:
             if choice.engine == "whisper":
                 raise
             warnings.append(f"Whisper unavailable ({exc}); transcribed with pocketsphinx, far less accurate")
             log.warning("asr.whisper_unavailable", error=str(exc))
+        else:
+            if choice.language != "en" and not whisper.multilingual:
+                wanted = "detected per participant" if choice.language is None else f"configured as {choice.language!r}"
+                warnings.append(f"{whisper.name} knows English only: the language ({wanted}) was not used, and "
+                                "speech in any other language comes out as English words")
+            return whisper, warnings
     if choice.language != "en":
         wanted = "detected per participant" if choice.language is None else f"configured as {choice.language!r}"
         warnings.append(f"pocketsphinx knows English only: the language ({wanted}) was not used, and speech in "
