@@ -44,7 +44,8 @@ async def test_replay_scores(prepared: Prepared, tmp_path: Path, tmp_path_factor
 @pytest.mark.e2e
 async def test_join_scores_and_who_was_there(prepared: Prepared, tmp_path: Path,
                                             tmp_path_factory: pytest.TempPathFactory) -> None:
-    joined = await run_join(prepared, _backend(tmp_path_factory), tmp_path / "out", bot_settings(empty_grace_s=2))
+    settings = bot_settings({"trackers": {"security": ["security review"], "pricing": ["price"]}}, empty_grace_s=2)
+    joined = await run_join(prepared, _backend(tmp_path_factory), tmp_path / "out", settings)
     report = joined.report
     s = score(MEETING, report, silent=(NOISE_NAME,), score_dates=False)
     assert s.wer <= 0.35, s
@@ -56,3 +57,6 @@ async def test_join_scores_and_who_was_there(prepared: Prepared, tmp_path: Path,
     assert people["Chidi"]["joined_s"] > 20  # the late joiner
     assert not [w for w in report["warnings"] if "Mateo" in w and "no audio" in w]  # away is not silent
     assert people[NOISE_NAME]["talk_time_s"] == 0 and people[NOISE_NAME]["words"] == 0
+    trackers = {t["name"]: t["mentions"] for t in report["trackers"]}  # configured for join, found in the transcript
+    assert trackers["pricing"] == [] and {m["speaker"] for m in trackers["security"]} <= {"Søren", "Chidi"}
+    assert trackers["security"], report["transcript"]
