@@ -214,6 +214,7 @@ def test_action_item_owner_kinds(speaker: str, sentence: str, owner: str | None)
         "I went to the store yesterday.",
         "The build will be green soon.",
         "Will the budget be approved?",
+        "Good, let's cover everything.",
     ],
 )
 def test_not_action_items(sentence: str) -> None:

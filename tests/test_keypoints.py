@@ -101,6 +101,8 @@ def _check_notes(segments: list[Segment], result: AnalysisResult) -> None:
     "Sorry I'm late, how was your weekend?",
     "No problem, sounds good to me.",
     "Have a great weekend everyone!",
+    "Okay. I have to drop off for a few minutes, I will be right back.",
+    "Good, that covers everything. Thank you all.",
 ])
 def test_small_talk(sentence: str) -> None:
     assert is_small_talk(sentence)
@@ -112,6 +114,7 @@ def test_small_talk(sentence: str) -> None:
     "Thanks to the new cache, pages load in one second.",
     "The budget is almost final, but the marketing costs went up.",
     "Great news, the vendor cut the licence price by a third.",
+    "I have to leave the project team next month for the Berlin office.",
 ])
 def test_statements_are_not_small_talk(sentence: str) -> None:
     assert not is_small_talk(sentence)

@@ -23,6 +23,9 @@ _SMALL_TALK = re.compile(
     r"|how are you(?: doing)?|how (?:was|is) your \w+|can (?:you|everyone|everybody) (?:all )?(?:hear|see) me"
     r"|(?:you are|you're|you're still) (?:on )?mute[d]?|sorry (?:i'm|i am|for being) late"
     r"|let(?:'s| us) (?:get started|start|begin|kick (?:it |things )?off|wrap (?:it |things )?up)"
+    r"|(?:i|we) (?:have|need|got) to (?:drop off|drop|leave|run|go|hop off|jump off)(?: (?:early|now|soon))?"
+    r"|(?:for|in) a (?:few|couple of|couple) minutes|(?:i'll|i will|we'll|we will) be right back|brb|i'm back|i am back"
+    r"|(?:that|this) covers (?:it|everything)|that's (?:it|all)(?: for (?:today|now))?"
     r")\b",
     re.I,
 )

@@ -183,7 +183,7 @@ IN_MEETING = frozenset(
         "start begin move go wrap take_a_look look continue focus recap summarize summarise discuss talk "
         "jump dive kick keep get_started switch turn show_you share_screen pull_up bring_up stop mute unmute "
         "explain clarify repeat rephrase introduce interrupt finish_up pass hand walk scroll zoom click "
-        "elaborate"
+        "elaborate cover"
     ).split()
 )
 # Words before a pattern that make it a condition or a question, not a commitment ("if I can").
