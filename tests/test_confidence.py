@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.backends.base import BackendEvent, EventKind, Participant, Recognition, segments_from
+from bot.backends.base import BackendEvent, Participant, segments_from
 from bot.backends.local.models import AsrChoice, Decoded
 from bot.backends.local.stt import LocalBackend, confidence
 from bot.bridge.app import create_app
@@ -22,6 +22,7 @@ from bot.demo.speech import speak
 from bot.pipeline import MeetingFacts, Transcriber, build_report
 from bot.report.model import MeetingInfo, ParticipantSummary, Report, Segment, Word
 from bot.report.render import LOW_CONFIDENCE, render_email, render_markdown
+from tests.test_people import _Backend, _final
 
 RATE = 16000
 XSS = "<img src=x onerror=alert(1)>"
@@ -203,20 +204,6 @@ def test_no_transcript_no_section_and_a_long_one_is_cut() -> None:
 
 
 # ---- lost and transcribed seconds per participant ------------------------------------------------------
-
-
-class _Backend:
-    name = "test"
-
-    def __init__(self, speech: dict[str, list[tuple[float, float]]]) -> None:
-        self._speech = speech
-
-    def recognition(self) -> Recognition:
-        return Recognition(recognizer="test", speech=self._speech)
-
-
-def _final(pid: str, text: str, start: float, end: float) -> BackendEvent:
-    return BackendEvent(EventKind.FINAL, pid, text, start, end)
 
 
 def _track(index: int, pid: str, name: str) -> str:

@@ -14,14 +14,13 @@ import json
 import os
 import subprocess
 import sys
-import wave
 from email import policy
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bot.demo.speech import RATE, speak, wer, words
+from bot.demo.speech import RATE, speak, wer, words, write_wav
 from bot.meeting.browser import LAUNCH_ARGS
 from tests.jitsi_stack.botproc import BotProcess
 from tests.jitsi_stack.human import ARGS, Human
@@ -40,16 +39,6 @@ PART_A = ("Good morning everyone, thanks for joining the launch review. The budg
 PART_B = ("Bob, can you book the venue for the launch party? We also need to confirm the press release with "
           "the legal team before Friday. Let's meet again next week to check the progress.")
 LEAD_S, PAUSE_S, TAIL_S = 2.0, 5.0, 1.5
-
-
-def write_wav(path: Path, audio: np.ndarray) -> Path:
-    """16 kHz mono 16-bit."""
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 def silence(seconds: float) -> np.ndarray:

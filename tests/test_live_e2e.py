@@ -17,6 +17,7 @@ from bot.demo.speech import Line, render, wer, words
 from bot.outcome import EndReason
 from bot.session import MeetingSession
 from tests.conftest import bot_settings
+from tests.meetings.score import covered
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asr]
 
@@ -80,11 +81,4 @@ async def test_join_transcribes_live_and_writes_the_report(
 
 def _covered(line: str, heard: list[str]) -> float:
     """The share of ``line``'s words that are among the ``heard`` words."""
-    bag = list(heard)
-    want = words(line)
-    hits = 0
-    for w in want:
-        if w in bag:
-            bag.remove(w)
-            hits += 1
-    return hits / len(want)
+    return covered(words(line), heard)

@@ -177,20 +177,26 @@ async def test_a_dead_streaming_api_falls_back_to_async_then_to_local(tmp_path) 
         assert double.app_secret not in report.model_dump_json()
 
 
-async def test_the_report_carries_symbls_own_insights(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _tone_files(folder):  # type: ignore[no-untyped-def]
+    """Ann asking a question and Bob taking an action, as the double's tone recognizer hears them (WAV files)."""
     import wave
-
-    from bot.replay import replay
 
     files = []
     for name, hz in (("ann", QUESTION_HZ), ("bob", ACTION_HZ)):
-        path = tmp_path / f"{name}.wav"
+        path = folder / f"{name}.wav"
         with wave.open(str(path), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(16000)
             w.writeframes(_speech(hz))
         files.append(path)
+    return files
+
+
+async def test_the_report_carries_symbls_own_insights(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.replay import replay
+
+    files = _tone_files(tmp_path)
     async with SymblDouble(ToneRecognizer()) as double:
         report = await replay(files, _backend(double), tmp_path / "out", names=["Ann", "Bob"])
         secret = double.app_secret
@@ -249,19 +255,9 @@ async def test_join_with_symbl_keeps_credentials_out_of_the_page(tmp_path) -> No
 
 
 async def test_symbls_tracker_hits_fill_the_reports_trackers(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import wave
-
     from bot.replay import replay
 
-    files = []
-    for name, hz in (("ann", QUESTION_HZ), ("bob", ACTION_HZ)):
-        path = tmp_path / f"{name}.wav"
-        with wave.open(str(path), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(16000)
-            w.writeframes(_speech(hz))
-        files.append(path)
+    files = _tone_files(tmp_path)
     # "budgets" is a similar (offset -1) match for the double; "report by" an exact one; "contract" none
     trackers = {"money": ["budgets", "report by"], "legal": ["contract"]}
     async with SymblDouble(ToneRecognizer()) as double:

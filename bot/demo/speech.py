@@ -78,13 +78,7 @@ def render(meeting: Meeting, out_dir: Path) -> tuple[list[Path], list[tuple[str,
         tracks[line.speaker][i : i + len(clip)] += clip
     paths = []
     for name, audio in tracks.items():
-        path = out_dir / f"{name}.wav"
-        with wave.open(str(path), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(RATE)
-            w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-        paths.append(path)
+        paths.append(write_wav(out_dir / f"{name}.wav", audio))
     return paths, spans
 
 
@@ -107,10 +101,14 @@ def wer(reference: list[str], hypothesis: list[str]) -> float:
 def tone_wav(path: Path, hz: float, seconds: float, amplitude: float = 0.5) -> Path:
     """Write a 16 kHz mono tone with 1 s of silence after it."""
     t = np.arange(int(RATE * seconds)) / RATE
-    pcm = np.concatenate([amplitude * np.sin(2 * np.pi * hz * t), np.zeros(RATE)])
+    return write_wav(path, np.concatenate([amplitude * np.sin(2 * np.pi * hz * t), np.zeros(RATE)]))
+
+
+def write_wav(path: Path, audio: np.ndarray) -> Path:
+    """Write float audio in [-1, 1] (clipped) as a 16 kHz mono 16-bit WAV file."""
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        w.writeframes((pcm * 32767).astype("<i2").tobytes())
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
     return path

@@ -16,7 +16,7 @@ import numpy as np
 from bot.backends.base import ConversationBackend
 from bot.config import Settings
 from bot.demo.room import FakeJitsiRoom
-from bot.demo.speech import RATE, render
+from bot.demo.speech import RATE, render, write_wav
 from bot.replay import replay
 from bot.session import MeetingSession
 from tests.meetings.release import MEETING, NOISE_NAME, Presence, presences
@@ -42,15 +42,6 @@ def room_noise(seconds: float, seed: int = 7) -> np.ndarray:
     return np.asarray(hum + noise, dtype=np.float32)
 
 
-def _write(path: Path, audio: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
-
-
 def _read(path: Path) -> np.ndarray:
     with wave.open(str(path), "rb") as w:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768
@@ -62,12 +53,12 @@ def prepare(folder: Path) -> Prepared:
     join_dir.mkdir(parents=True, exist_ok=True)
     paths, spans = render(MEETING, full_dir)
     duration = max(len(_read(p)) for p in paths) / RATE
-    paths.append(_write(full_dir / f"{NOISE_NAME}.wav", room_noise(duration)))
+    paths.append(write_wav(full_dir / f"{NOISE_NAME}.wav", room_noise(duration)))
     tracks = {p.stem: _read(p) for p in paths}
     stays: list[tuple[Presence, str]] = []
     for k, stay in enumerate(presences(spans)):
         clip = tracks[stay.name][int(stay.joined_s * RATE): int(stay.left_s * RATE)]
-        stays.append((stay, _write(join_dir / f"stay{k}.wav", clip).name))
+        stays.append((stay, write_wav(join_dir / f"stay{k}.wav", clip).name))
     return Prepared(paths, stays, join_dir, spans, duration)
 
 
