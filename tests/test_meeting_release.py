@@ -60,3 +60,5 @@ async def test_join_scores_and_who_was_there(prepared: Prepared, tmp_path: Path,
     trackers = {t["name"]: t["mentions"] for t in report["trackers"]}  # configured for join, found in the transcript
     assert trackers["pricing"] == [] and {m["speaker"] for m in trackers["security"]} <= {"Søren", "Chidi"}
     assert trackers["security"], report["transcript"]
+    vtt = (tmp_path / "out" / "transcript.vtt").read_text()
+    assert vtt.startswith("WEBVTT") and "<v Søren>" in vtt and "<v Chidi>" in vtt
