@@ -588,8 +588,21 @@ def _read_spans(regions: list[tuple[_Region, Path]]) -> list[tuple[str, Utteranc
 
 
 def _within(intervals: list[tuple[float, float]], spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The parts of ``intervals`` inside any of ``spans``."""
-    return [(max(a, lo), min(b, hi)) for a, b in intervals for lo, hi in spans if min(b, hi) - max(a, lo) > 1e-6]
+    """The parts of ``intervals`` inside any of ``spans``, both sorted and non-overlapping.
+
+    One sweep, not every pair: a four-hour meeting has thousands of each.
+    """
+    out, j = [], 0
+    for a, b in intervals:
+        while j < len(spans) and spans[j][1] <= a:
+            j += 1
+        k = j
+        while k < len(spans) and spans[k][0] < b:
+            lo, hi = max(a, spans[k][0]), min(b, spans[k][1])
+            if hi - lo > 1e-6:
+                out.append((lo, hi))
+            k += 1
+    return out
 
 
 def _without(intervals: list[tuple[float, float]], holes: list[tuple[float, float]]) -> list[tuple[float, float]]:
