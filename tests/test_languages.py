@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from bot.backends.base import Participant
 from bot.backends.local.models import AsrChoice, Decoded
 from bot.backends.local.stt import LocalBackend
 from bot.config import ConfigError, load_settings
-from bot.demo.speech import Line, Meeting, render, wer
+from bot.demo.speech import Line, Meeting, render, wer, words
 from bot.languages import WHISPER_LANGUAGES, language_name
 from bot.replay import replay
 from bot.report.model import Report, Segment
@@ -65,11 +64,6 @@ MIXED = Meeting(
         Line("Alice", "I will update the release notes tomorrow.", action_owner="Alice"),
     ],
 )
-
-
-def words(text: str) -> list[str]:
-    """Lowercase words of any script (the demo's ``words`` keeps a-z only), for word error rate."""
-    return re.findall(r"[^\W_]+", text.lower())
 
 
 def _wer(meeting: Meeting, report: Report, speaker: str | None = None) -> float:

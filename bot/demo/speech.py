@@ -83,8 +83,8 @@ def render(meeting: Meeting, out_dir: Path) -> tuple[list[Path], list[tuple[str,
 
 
 def words(text: str) -> list[str]:
-    """Lowercase words without punctuation, for word error rate."""
-    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
+    """Lowercase words of any script without punctuation (apostrophes kept), for word error rate."""
+    return re.findall(r"(?:[^\W_]|')+", text.lower().replace("-", " "))
 
 
 def wer(reference: list[str], hypothesis: list[str]) -> float:

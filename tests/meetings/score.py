@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bot.demo.speech import Line, Meeting, wer
+from bot.analysis.insights.owners import fold
+from bot.demo.speech import Line, Meeting, wer, words
 
 _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
@@ -27,14 +27,12 @@ def _number_words(n: int, ordinal: bool) -> list[str]:
 
 
 def norm_words(text: str) -> list[str]:
-    """Words for scoring: case, accents and punctuation folded, digits spelt out ("15th" → "fifteenth").
+    """Words for scoring: ``words`` without accents, digits spelt out ("15th" → "fifteenth").
 
     Whisper writes numbers as digits and may drop a name's accents; neither is a recognition error.
     """
-    text = unicodedata.normalize("NFKD", text.casefold().replace("ø", "o").replace("æ", "ae"))
-    text = "".join(c for c in text if not unicodedata.combining(c)).replace("-", " ")
     out: list[str] = []
-    for token in re.findall(r"[a-z0-9']+", text):
+    for token in words(fold(text)):
         m = re.fullmatch(r"(\d+)(st|nd|rd|th)?", token)
         out += _number_words(int(m.group(1)), bool(m.group(2))) if m else [token.strip("'")]
     return [w for w in out if w]
