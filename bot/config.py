@@ -287,6 +287,58 @@ class OutputSettings(_Section):
     dir: Path = Path("out")
 
 
+class KubernetesSettings(_Section):
+    """Where ``serve.launcher = "kubernetes"`` creates its Jobs."""
+
+    namespace: str = Field("default", min_length=1, description="Namespace of the Jobs.")
+    template: Path | None = Field(
+        None, description="A Job manifest like scripts/k8s-job.yaml; None: the one packaged with the bot.")
+    kubeconfig: Path | None = Field(
+        None, description="kubeconfig file; None: the in-cluster service account, else ~/.kube/config.")
+    claim: str = Field("notetaker-out", min_length=1, description="The PVC the bots write to (mounted at /out).")
+
+
+class ServeSettings(_Section):
+    """``jitsi-bot serve``: the web page and REST API that start one bot per meeting."""
+
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token every /api/ request must carry (required by serve; 24+ characters).")
+    launcher: Literal["local", "docker", "kubernetes"] = Field(
+        "local", description="How a bot is started: a subprocess, a container, or a Kubernetes Job.")
+    max_concurrent: int = Field(2, ge=1, le=1000, description="Bots running at once; more are queued.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Meeting hosts that may be joined; empty: any public host. Private, "
+        "loopback and link-local addresses are refused unless listed.")
+    data_dir: Path = Field(Path("serve-data"), description="bots.sqlite3 and bots/<id>/ (each bot's files).")
+    public_url: str | None = Field(None, description="Base URL of this server for links (default: the request's).")
+    image: str = Field("jitsi-notetaker:latest", min_length=1, description="Image for docker and kubernetes.")
+    bot_config: Path | None = Field(None, description="Config file given to every bot (local and docker).")
+    bot_env: list[str] = Field(
+        default_factory=list, description="Names of environment variables passed on to docker bots (secrets).")
+    stop_grace_s: float = Field(
+        45, gt=0, description="DELETE: time a bot gets to leave and write its files before it is killed.")
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)  # type: ignore[arg-type]
+
+    @field_validator("api_token")
+    @classmethod
+    def _token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        if len(v.get_secret_value()) < 24:
+            raise ValueError("must be at least 24 characters (e.g. python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))')")
+        return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        hosts = [h.strip().lower().rstrip(".") for h in v]
+        for h in hosts:
+            if not h or "/" in h or "@" in h:
+                raise ValueError(f"{h!r} is not a host name or address")
+        return hosts
+
+
 class LogSettings(_Section):
     """Logging: console on a terminal, JSON otherwise."""
 
@@ -360,6 +412,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)  # type: ignore[arg-type]
     llm: LlmSettings = Field(default_factory=LlmSettings)  # type: ignore[arg-type]
+    serve: ServeSettings = Field(default_factory=ServeSettings)  # type: ignore[arg-type]
     output: OutputSettings = Field(default_factory=OutputSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

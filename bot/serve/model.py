@@ -1,0 +1,91 @@
+"""What the server knows about a bot: its status, the request that made it, and what a launcher is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import SecretStr
+
+
+class BotStatus(StrEnum):
+    """A bot's status in the API (README documents them)."""
+
+    QUEUED = "queued"  # accepted, waiting for a free slot (serve.max_concurrent)
+    STARTING = "starting"  # launched; the bot has not reported yet, or is starting its browser
+    JOINING = "joining"  # loading the meeting, typing a password, waiting for a full room
+    LOBBY = "lobby"  # knocking in a lobby, or waiting for a host to start the meeting
+    IN_CALL = "in_call"  # recording (also while it reconnects)
+    FINALIZING = "finalizing"  # left; transcribing what is left, writing and sending the notes
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"  # stopped through DELETE (its notes are still written and sent)
+
+    @property
+    def final(self) -> bool:
+        """No further change will come."""
+        return self in (BotStatus.DONE, BotStatus.FAILED, BotStatus.STOPPED)
+
+
+# The bot's own lifecycle states (bot.session, written to status.json) as API statuses.
+SESSION_STATES: dict[str, BotStatus] = {
+    "starting": BotStatus.STARTING,
+    "joining": BotStatus.JOINING,
+    "password": BotStatus.JOINING,
+    "room_full": BotStatus.JOINING,
+    "lobby": BotStatus.LOBBY,
+    "waiting_for_host": BotStatus.LOBBY,
+    "in_call": BotStatus.IN_CALL,
+    "reconnecting": BotStatus.IN_CALL,
+    "finalizing": BotStatus.FINALIZING,
+    "done": BotStatus.DONE,
+    "failed": BotStatus.FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchSpec:
+    """One ``jitsi-bot join`` to start: what every launcher turns into a process, a container or a Job.
+
+    ``meeting_url`` is the whole URL (a ``?jwt=`` in it is a credential) and ``password`` is secret: launchers
+    pass the URL as an argument only where the process list is private to the bot (a container, a pod) or
+    through the environment, and the password only through the environment (``BOT_MEETING__PASSWORD``);
+    neither is ever logged.
+    """
+
+    bot_id: str
+    meeting_url: str
+    bot_name: str | None = None
+    email: tuple[str, ...] = ()
+    backend: str | None = None
+    password: SecretStr | None = None
+    max_duration_s: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def join_args(self, out: str) -> list[str]:
+        """Arguments after ``jitsi-bot``: ``join URL --out OUT [--name N] [--email A]... [--backend B]``."""
+        args = ["join", self.meeting_url, "--out", out]
+        if self.bot_name:
+            args += ["--name", self.bot_name]
+        for addr in self.email:
+            args += ["--email", addr]
+        if self.backend:
+            args += ["--backend", self.backend]
+        return args
+
+    def join_env(self) -> dict[str, str]:
+        """Environment variables the bot needs beyond the arguments (the password, the duration cap)."""
+        env: dict[str, str] = {}
+        if self.password is not None:
+            env["BOT_MEETING__PASSWORD"] = self.password.get_secret_value()
+        if self.max_duration_s is not None:
+            env["BOT_MEETING__MAX_DURATION_S"] = repr(float(self.max_duration_s))
+        return env
+
+
+@dataclass(frozen=True, slots=True)
+class Exited:
+    """How a launched bot ended, as far as its launcher can tell."""
+
+    exit_code: int | None  # None: unknown (the unit is gone and left no code)
+    reason: str | None = None  # why, when it is not the bot's own exit (killed, lost, evicted ...)
