@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
 from bot.audio import SAMPLE_RATE
-from bot.backends.base import ConversationBackend, Participant
+from bot.backends.base import BackendEvent, ConversationBackend, Participant
 from bot.bridge.recorder import ParticipantFrame
 from bot.deadline import StopDeadline
 from bot.llm import LlmSummary
@@ -26,14 +27,16 @@ class LiveTranscription:
         backend: opens a stream per participant.
         final_pass_s: time the backend may spend transcribing again from the recordings after the meeting.
         summary: an LLM that writes the report's summary; None: the offline analysers' only.
+        on_final: told of each final transcript event as it is decoded, with the speaker's name.
     """
 
     def __init__(self, frames: asyncio.Queue[ParticipantFrame], backend: ConversationBackend, *,
-                 final_pass_s: float = 0.0, summary: LlmSummary | None = None) -> None:
+                 final_pass_s: float = 0.0, summary: LlmSummary | None = None,
+                 on_final: Callable[[BackendEvent, str], None] | None = None) -> None:
         self._frames = frames
         self._final_pass_s = final_pass_s
         self._summary = summary
-        self.transcriber = Transcriber(backend)
+        self.transcriber = Transcriber(backend, on_final=on_final)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,15 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import structlog
 
 from bot.analysis import AnalysisInput, analyse, merge_intervals
-from bot.backends.base import BackendEvent, BackendStream, ConversationBackend, Participant, PostCall, segments_from
+from bot.backends.base import (
+    BackendEvent,
+    BackendStream,
+    ConversationBackend,
+    EventKind,
+    Participant,
+    PostCall,
+    segments_from,
+)
 from bot.deadline import StopDeadline
 from bot.outcome import redact_urls
 from bot.report.files import write_report_files
@@ -65,9 +74,12 @@ class Transcriber:
 
     Args:
         backend: opens the streams.
+        on_final: told of every final transcript event as it arrives, with the speaker's name (the live
+            transcript a server shows while the meeting runs).
     """
 
     backend: ConversationBackend
+    on_final: Callable[[BackendEvent, str], None] | None = None
     names: dict[str, str] = field(default_factory=dict)
     events: list[BackendEvent] = field(default_factory=list)
     _streams: dict[str, BackendStream] = field(default_factory=dict)
@@ -89,6 +101,8 @@ class Transcriber:
     async def _read(self, stream: BackendStream) -> None:
         async for event in stream.events():
             self.events.append(event)
+            if self.on_final is not None and event.kind == EventKind.FINAL and event.text.strip():
+                self.on_final(event, self.names.get(event.participant_id, event.participant_id))
 
     def backlog_s(self) -> dict[str, float]:
         """Seconds of audio per participant not transcribed yet (streams that can tell)."""

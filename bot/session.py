@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from bot.backends.base import ConversationBackend
+from bot.backends.base import BackendEvent, ConversationBackend
 from bot.bridge.metrics import Metric
 from bot.bridge.protocol import (
     Chat,
@@ -45,6 +45,7 @@ from bot.outcome import EndReason, ExitCode, SessionResult, redact_urls, room_na
 from bot.pipeline import MeetingFacts
 from bot.report.model import Report
 from bot.roster import Roster as RosterTracker
+from bot.status import StatusWriter
 
 log = structlog.get_logger(__name__)
 
@@ -104,6 +105,8 @@ class MeetingSession:
         self.bridge: BridgeServer | None = None
         self.state = "starting"
         self.states: list[dict[str, Any]] = []
+        self.status_file = StatusWriter(out_dir, meeting_id)  # for whoever started us (jitsi-bot serve)
+        self._ended: dict[str, Any] = {}  # end_reason and exit_code, once known
         self.dominant: list[tuple[float, str]] = []
         self.rejoins = 0
         self.started_at = datetime.now(UTC)
@@ -155,6 +158,16 @@ class MeetingSession:
             self.state = state
             self.states.append({"state": state, "at_s": round(self._clock() - self._t0, 3)})
             log.info("session.state", state=state)
+            self._publish()
+
+    def _publish(self) -> None:
+        """Bring ``status.json`` up to date (it is written only when something changed)."""
+        if self.out_dir.exists():
+            self.status_file.update(state=self.state, participants=self.roster.humans_present(), **self._ended)
+
+    def _on_final(self, event: BackendEvent, name: str) -> None:
+        self.status_file.segment(start_s=event.start_s, end_s=event.end_s, participant_id=event.participant_id,
+                                 name=name, text=event.text.strip())
 
     def _on_control(self, conn: int, msg: ControlMessage) -> None:
         now = self._clock() - self._t0
@@ -169,6 +182,7 @@ class MeetingSession:
                 for pid, name in self.roster.renames:
                     self.recorder.rename(pid, name)
             self.roster.renames.clear()
+            self._publish()
         elif isinstance(msg, Conference):
             self._on_conference(msg, now)
         elif isinstance(msg, DominantSpeaker):
@@ -275,7 +289,8 @@ class MeetingSession:
         )
         if self._backend is not None and self.recorder.frames is not None:
             self.live = LiveTranscription(self.recorder.frames, self._backend,
-                                          final_pass_s=self._settings.asr.final_pass_budget_s, summary=self._summary)
+                                          final_pass_s=self._settings.asr.final_pass_budget_s, summary=self._summary,
+                                          on_final=self._on_final)
             self.live.start()
         bridge = BridgeServer(
             self.recorder, self._on_control, host=self._settings.bridge.host, port=self._settings.bridge.port,
@@ -623,6 +638,7 @@ class MeetingSession:
                 if p.counts and not audio.get(p.id):
                     log.warning("session.no_audio_received", participant_id=p.id,
                                 present_s=round((p.left_s or now) - p.joined_s, 1))
+        self._ended = {"end_reason": result.reason.value, "exit_code": int(result.exit_code)}
         self._set_state("done" if result.exit_code == ExitCode.OK else "failed")
         log.info("session.ended", reason=result.reason.value, exit_code=int(result.exit_code),
                  duration_s=round(now, 1), **(self.recorder.summary() if self.recorder else {}))

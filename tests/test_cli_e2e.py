@@ -14,7 +14,8 @@ import pytest
 from bot.audio import read_wav
 from bot.demo.room import FakeJitsiRoom
 from bot.demo.speech import tone_wav
-from tests.conftest import TEST_BROWSER_ARGS, active_windows, dominant_hz, wav_mono
+from bot.status import BotFiles
+from tests.conftest import TEST_BROWSER_ARGS, active_windows, dominant_hz, until, wav_mono
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +49,12 @@ async def test_join_records_each_participant_and_leaves_when_the_room_empties(
     await room.wait_event("bot_joined", timeout=30)
     await asyncio.gather(*(room.add_participant(pid, name, wav=f"{pid}.wav", loop=False)
                            for pid, (name, _) in SPEAKERS.items()))
+    files_ = BotFiles(out)
+    # What jitsi-bot serve reads: the bot's own status, live (a hang guard, not a speed limit)
+    await until(lambda: (files_.status() or {}).get("participants") == 3, timeout=TONE_S)
+    live = files_.status()
+    assert live is not None and live["state"] == "in_call" and live["pid"] == bot.pid
+    assert live["exit_code"] is None and live["end_reason"] is None
     await asyncio.sleep(TONE_S + 1.5)
     for pid in SPEAKERS:
         await room.remove_participant(pid)
@@ -73,6 +80,9 @@ async def test_join_records_each_participant_and_leaves_when_the_room_empties(
 
     meeting = json.loads((out / "meeting.json").read_text())
     assert meeting["end_reason"] == "room_empty" and meeting["exit_code"] == 0
+    final = files_.status()
+    assert final is not None and (final["state"], final["participants"]) == ("done", 0)
+    assert (final["end_reason"], final["exit_code"]) == ("room_empty", 0)
     assert meeting["capture"]["gaps"] == 0
     capture = meeting["capture"]
     assert capture["samples"] + capture["lost_ms"] * 16 >= 0.995 * capture["expected_samples"]

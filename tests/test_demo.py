@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.status import BotFiles
+
 pytestmark = [pytest.mark.e2e, pytest.mark.asr]
 
 
@@ -31,3 +33,16 @@ def test_demo_meeting_ends_with_the_summary_email_in_the_sink(tmp_path: Path) ->
     owners = [line.split("Owner: ")[1].split(" ·")[0].strip() for line in text.splitlines() if "Owner: " in line]
     assert len(owners) >= 3 and len(set(owners)) >= 3 and set(owners) <= {"Alice", "Bob", "Priya", "Team"}, text
     assert (out / "report.json").is_file() and (out / "received-email.html").is_file()
+    # The live transcript, as jitsi-bot serve shows it while the meeting runs: every speaker, in time order
+    # per speaker, and what was said (the report's transcript may differ: the final pass decodes it again)
+    live, _ = BotFiles(out).live_since(0)
+    assert {s["name"] for s in live} == {"Alice", "Bob", "Priya"}
+    for name in ("Alice", "Bob", "Priya"):
+        starts = [s["start_s"] for s in live if s["name"] == name]
+        assert starts == sorted(starts)
+    assert all(s["text"].strip() and s["end_s"] > s["start_s"] for s in live)
+    said = " ".join(s["text"] for s in live).lower()
+    assert "launch" in said, said
+    status = BotFiles(out).status()
+    assert status is not None and (status["state"], status["end_reason"], status["exit_code"]) == \
+        ("done", "room_empty", 0)
