@@ -114,3 +114,28 @@ def test_a_tracker_error_reads_plainly(tmp_path: Path) -> None:
         load_settings(cfg)
     assert str(err.value) == ("invalid configuration:\n  trackers: tracker 'pricing': phrase 2 ('?') has no word in "
                               "it (TOML key trackers or env BOT_TRACKERS)")
+
+
+def test_serve_settings_from_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[serve]\nlauncher = "docker"\nallowed_hosts = [" Meet.Example.org. "]\n'
+                   '[serve.kubernetes]\nnamespace = "notes"\n')
+    token = "t" * 32
+    monkeypatch.setenv("BOT_SERVE__API_TOKEN", token)
+    serve = load_settings(cfg).serve
+    assert (serve.launcher, serve.allowed_hosts, serve.kubernetes.namespace) == ("docker", ["meet.example.org"], "notes")
+    assert serve.api_token is not None and serve.api_token.get_secret_value() == token
+    assert token not in repr(serve) and token not in str(load_settings(cfg).model_dump())
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ('api_token = "short"', r"serve.api_token: must be at least 24 characters .*BOT_SERVE__API_TOKEN"),
+    ('launcher = "nomad"', r"serve.launcher: Input should be 'local', 'docker' or 'kubernetes'"),
+    ("max_concurrent = 0", r"serve.max_concurrent: .*greater than or equal to 1"),
+    ('allowed_hosts = ["https://meet.example.org/"]', r"serve.allowed_hosts: .*not a host name"),
+])
+def test_bad_serve_settings_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[serve]\n{toml}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(cfg)
