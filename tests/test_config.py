@@ -123,7 +123,8 @@ def test_serve_settings_from_file_and_environment(tmp_path: Path, monkeypatch: p
     token = "t" * 32
     monkeypatch.setenv("BOT_SERVE__API_TOKEN", token)
     serve = load_settings(cfg).serve
-    assert (serve.launcher, serve.allowed_hosts, serve.kubernetes.namespace) == ("docker", ["meet.example.org"], "notes")
+    assert (serve.launcher, serve.allowed_hosts, serve.kubernetes.namespace) == \
+        ("docker", ["meet.example.org"], "notes")
     assert serve.api_token is not None and serve.api_token.get_secret_value() == token
     assert token not in repr(serve) and token not in str(load_settings(cfg).model_dump())
 
