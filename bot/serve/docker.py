@@ -258,6 +258,8 @@ class DockerLauncher:
         except DockerError as exc:
             if exc.status not in (304, 404):  # already stopped, or gone
                 log.warning("serve.docker.stop_failed", container=ref[:12], error=str(exc))
+        except aiohttp.ClientError as exc:  # the engine went away mid-request
+            log.warning("serve.docker.stop_failed", container=ref[:12], error=str(exc))
         finally:
             self._stops.pop(ref, None)
 
