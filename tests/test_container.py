@@ -21,10 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
+from structlog.testing import capture_logs
 
+from bot.config import ServeSettings
 from bot.demo.meeting import MEETING
 from bot.demo.room import FakeJitsiRoom
 from bot.demo.speech import RATE, tone_wav
+from bot.serve.docker import DockerLauncher
+from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LaunchError
+from bot.serve.model import LaunchSpec
 from tests.conftest import TEST_BROWSER_ARGS, dominant_hz, wav_mono
 from tests.container.base import ensure_base
 from tests.container.engine import DockerEngine, unavailable_reason
@@ -214,3 +220,89 @@ async def test_the_demo_runs_in_the_container_and_its_meeting_ends_by_itself(
     assert body is not None and all(person in body.get_content() for person in MEETING.voices)
     report = json.loads((demo / "report.json").read_text())
     assert "faster-whisper" in report["recognizer"] and report["action_items"], report["warnings"]
+
+
+# ---------------------------------------------------------------- jitsi-bot serve's docker launcher
+
+
+def _launcher(engine: DockerEngine, **settings: Any) -> DockerLauncher:
+    return DockerLauncher(ServeSettings(**settings), f"unix://{engine.socket}")
+
+
+async def test_the_docker_launcher_says_why_it_cannot_launch(engine: DockerEngine, tmp_path: Path) -> None:
+    # No image needed: the engine refuses before anything runs.
+    spec = LaunchSpec(bot_id="nope", meeting_url="https://meet.example.org/Room")
+    launcher = _launcher(engine, image="jitsi-notetaker:absent")
+    try:
+        with pytest.raises(LaunchError, match=r"image 'jitsi-notetaker:absent' is not on the Docker engine"):
+            await launcher.launch(spec, tmp_path / "bots" / "nope")
+        assert (tmp_path / "bots" / "nope").is_dir()
+        assert await launcher.running() == {}
+    finally:
+        await launcher.aclose()
+    gone = DockerLauncher(ServeSettings(image=IMAGE), f"unix://{tmp_path}/no-engine.sock")
+    try:
+        with pytest.raises(LaunchError, match="is unreachable"):
+            await gone.launch(spec, tmp_path / "bots" / "nope")
+        with pytest.raises(LaunchError, match="cannot list the containers"):
+            await gone.running()
+    finally:
+        await gone.aclose()
+
+
+async def test_the_docker_launcher_runs_a_bot_stops_it_and_reattaches(
+    engine: DockerEngine, image: dict[str, Any], room: FakeJitsiRoom, tmp_path: Path
+) -> None:
+    # The server's way: a container per bot with its folder bind-mounted, the room password through the
+    # environment, serve.bot_config mounted (it names the bot), serve.bot_env passed on (the browser flags
+    # the fake room needs); then a fresh launcher (a restarted server) finds it by label, stops it through
+    # `docker stop` and collects its exit code, which removes the container.
+    config = tmp_path / "bot.toml"
+    config.write_text('[meeting]\nname = "Docker Notetaker"\n', encoding="utf-8")
+    password = "pw-not-in-any-log"
+    settings = {"image": IMAGE, "bot_config": config, "stop_grace_s": 30,
+                "bot_env": ["BOT_BROWSER__EXTRA_ARGS", "BOT_UNSET_HERE"]}
+    environ = {"BOT_BROWSER__EXTRA_ARGS": json.dumps(TEST_BROWSER_ARGS), "OTHER": "not passed"}
+    spec = LaunchSpec(bot_id="b1", meeting_url=room.url(password=password), password=SecretStr(password),
+                      labels={"team": "qa"})
+    out = tmp_path / "bots" / "b1"
+    first = DockerLauncher(ServeSettings(**settings), f"unix://{engine.socket}", environ=environ)
+    second = _launcher(engine, **settings)
+    try:
+        with capture_logs() as logs:
+            ref = await first.launch(spec, out)
+        assert password not in repr(logs)
+        facts = json.loads((await engine.adocker("inspect", ref))[1])[0]
+        assert facts["Name"] == "/notetaker-b1"
+        assert facts["Config"]["Labels"].items() >= {LABEL_APP: LABEL_APP_VALUE, LABEL_BOT: "b1", "team": "qa"}.items()
+        assert facts["HostConfig"]["ShmSize"] >= 512 << 20 and facts["HostConfig"]["AutoRemove"] is False
+        env = dict(e.split("=", 1) for e in facts["Config"]["Env"])
+        assert "OTHER" not in env and "BOT_UNSET_HERE" not in env
+        assert env["BOT_MEETING__PASSWORD"] == password
+        # host network: the bots share the host's loopback, so each audio bridge takes a free port
+        assert env["BOT_BRIDGE__PORT"] == "0" and facts["Config"]["Healthcheck"]["Test"] == ["NONE"]
+        with pytest.raises(LaunchError, match="exists already"):  # never started twice
+            await second.launch(spec, out)
+
+        joined = await room.wait_event("bot_joined", timeout=90)
+        assert joined["display_name"] == "Docker Notetaker"  # the mounted config
+        assert (await room.state())["password_tries"] == [password]  # from the environment
+        await room.add_participant("ann01", "Ann", tone_hz=440)
+        wav = out / "audio" / "Ann-ann01.wav"
+        async with asyncio.timeout(60):  # she is being recorded into the bind mount (2 s of her)
+            while not (wav.is_file() and wav.stat().st_size > 44 + 4 * RATE):
+                await asyncio.sleep(0.5)
+
+        assert await second.running() == {"b1": ref}
+        await second.stop(ref, grace_s=30)
+        ended = await second.wait(ref)
+        assert ended.exit_code == 0 and ended.reason is None, ended
+        assert await second.running() == {}
+        assert (await engine.adocker("inspect", ref))[0] != 0  # removed
+    finally:
+        await first.aclose()
+        await second.aclose()
+        await engine.adocker("rm", "-f", "notetaker-b1")
+    meeting = json.loads((out / "meeting.json").read_text())
+    assert meeting["end_reason"] == "stopped" and meeting["exit_code"] == 0
+    assert (out / "report.json").is_file()
