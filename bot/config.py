@@ -315,6 +315,9 @@ class ServeSettings(_Section):
     bot_config: Path | None = Field(None, description="Config file given to every bot (local and docker).")
     bot_env: list[str] = Field(
         default_factory=list, description="Names of environment variables passed on to docker bots (secrets).")
+    docker_network: str = Field(
+        "bridge", min_length=1, description="docker: the bots' network. bridge (or a network's name) keeps them "
+        "off the host's loopback; host shares it (each bot's audio bridge then takes a free port).")
     stop_grace_s: float = Field(
         45, gt=0, description="DELETE: time a bot gets to leave and write its files before it is killed.")
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)  # type: ignore[arg-type]

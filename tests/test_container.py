@@ -31,6 +31,7 @@ from bot.demo.speech import RATE, tone_wav
 from bot.serve.docker import DockerLauncher
 from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LaunchError
 from bot.serve.model import LaunchSpec
+from bot.status import BotFiles
 from tests.conftest import TEST_BROWSER_ARGS, dominant_hz, wav_mono
 from tests.container.base import ensure_base
 from tests.container.engine import DockerEngine, unavailable_reason
@@ -226,7 +227,7 @@ async def test_the_demo_runs_in_the_container_and_its_meeting_ends_by_itself(
 
 
 def _launcher(engine: DockerEngine, **settings: Any) -> DockerLauncher:
-    return DockerLauncher(ServeSettings(**settings), f"unix://{engine.socket}")
+    return DockerLauncher(ServeSettings(**{"docker_network": "host", **settings}), f"unix://{engine.socket}")
 
 
 async def test_the_docker_launcher_says_why_it_cannot_launch(engine: DockerEngine, tmp_path: Path) -> None:
@@ -260,7 +261,7 @@ async def test_the_docker_launcher_runs_a_bot_stops_it_and_reattaches(
     config = tmp_path / "bot.toml"
     config.write_text('[meeting]\nname = "Docker Notetaker"\n', encoding="utf-8")
     password = "pw-not-in-any-log"
-    settings = {"image": IMAGE, "bot_config": config, "stop_grace_s": 30,
+    settings = {"image": IMAGE, "bot_config": config, "stop_grace_s": 30, "docker_network": "host",
                 "bot_env": ["BOT_BROWSER__EXTRA_ARGS", "BOT_UNSET_HERE"]}
     environ = {"BOT_BROWSER__EXTRA_ARGS": json.dumps(TEST_BROWSER_ARGS), "OTHER": "not passed"}
     spec = LaunchSpec(bot_id="b1", meeting_url=room.url(password=password), password=SecretStr(password),
@@ -288,9 +289,9 @@ async def test_the_docker_launcher_runs_a_bot_stops_it_and_reattaches(
         assert joined["display_name"] == "Docker Notetaker"  # the mounted config
         assert (await room.state())["password_tries"] == [password]  # from the environment
         await room.add_participant("ann01", "Ann", tone_hz=440)
-        wav = out / "audio" / "Ann-ann01.wav"
-        async with asyncio.timeout(60):  # she is being recorded into the bind mount (2 s of her)
-            while not (wav.is_file() and wav.stat().st_size > 44 + 4 * RATE):
+        files = BotFiles(out)  # what the server reads through the bind mount
+        async with asyncio.timeout(60):
+            while ((status := files.status()) or {}).get("state") != "in_call" or status["participants"] != 1:
                 await asyncio.sleep(0.5)
 
         assert await second.running() == {"b1": ref}
@@ -306,3 +307,5 @@ async def test_the_docker_launcher_runs_a_bot_stops_it_and_reattaches(
     meeting = json.loads((out / "meeting.json").read_text())
     assert meeting["end_reason"] == "stopped" and meeting["exit_code"] == 0
     assert (out / "report.json").is_file()
+    status = BotFiles(out).status()
+    assert status is not None and (status["state"], status["end_reason"], status["exit_code"]) == ("done", "stopped", 0)

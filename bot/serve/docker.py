@@ -46,13 +46,14 @@ class DockerLauncher:
     """Starts each bot as a container on a Docker engine.
 
     Args:
-        settings: ``[serve]``: ``image``, ``bot_env``, ``bot_config``, ``stop_grace_s``.
+        settings: ``[serve]``: ``image``, ``bot_env``, ``bot_config``, ``stop_grace_s``, ``docker_network``.
         docker_url: the engine, e.g. ``unix:///var/run/docker.sock`` or ``tcp://host:2376``; None:
             ``DOCKER_HOST``, else the default socket.
-        network_mode: the containers' network. ``host`` (the default) reaches a meeting on this host and needs
-            no Docker network, but the bots share the host's loopback: each bot's audio bridge then takes a
-            free port (``BOT_BRIDGE__PORT=0``) and the image's health check, which probes the fixed port, is
-            turned off. ``bridge`` (or a network's name) isolates the bots from the host's loopback services.
+        network_mode: the containers' network instead of ``serve.docker_network``. ``host`` reaches a meeting on
+            this host and needs no Docker network, but the bots share the host's loopback: each bot's audio
+            bridge then takes a free port (``BOT_BRIDGE__PORT=0``) and the image's health check, which probes the
+            fixed port, is turned off. ``bridge`` (or a network's name) isolates the bots from the host's
+            loopback services (the server's API among them).
         shm_bytes: size of ``/dev/shm`` (Chromium).
         image_uid: the image's user, who gets the artifact folder when the server runs as root (otherwise the
             folder is made writable for all: its parent, ``data_dir``, keeps other users out).
@@ -67,7 +68,7 @@ class DockerLauncher:
         settings: ServeSettings,
         docker_url: str | None = None,
         *,
-        network_mode: str = "host",
+        network_mode: str | None = None,
         shm_bytes: int = SHM_BYTES,
         image_uid: int = IMAGE_UID,
         environ: Mapping[str, str] | None = None,
@@ -75,7 +76,7 @@ class DockerLauncher:
     ) -> None:
         self._settings = settings
         self._url = docker_url
-        self._network_mode = network_mode
+        self._network_mode = network_mode or settings.docker_network
         self._shm_bytes = shm_bytes
         self._image_uid = image_uid
         self._environ = os.environ if environ is None else environ
