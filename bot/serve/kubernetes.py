@@ -83,12 +83,14 @@ class KubernetesLauncher:
 
     Args:
         settings: the ``[serve]`` settings (image, stop_grace_s, kubernetes.*).
+        poll_s: while a deleted Job's pod leaves, how often its state is read.
     """
 
     name = "kubernetes"
 
-    def __init__(self, settings: ServeSettings) -> None:
+    def __init__(self, settings: ServeSettings, *, poll_s: float = POLL_S) -> None:
         self._settings = settings
+        self._poll_s = poll_s
         self._ns = settings.kubernetes.namespace
         self._api: client.ApiClient | None = None
         self._lock = asyncio.Lock()
@@ -224,7 +226,7 @@ class KubernetesLauncher:
                 continue
             if (ended := await self._ended(job)) is not None:
                 return ended
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(self._poll_s)
 
     async def stop(self, ref: str, grace_s: float) -> None:
         """Delete Job ``ref`` (foreground: its pod first); the pod gets SIGTERM and its grace period.
