@@ -189,3 +189,10 @@ def test_a_template_of_ones_own_is_used(tmp_path: Path) -> None:
     own.write_text("kind: Pod\n", encoding="utf-8")
     with pytest.raises(LaunchError, match="not a batch Job"):
         job_manifest(SPECS["plain"], serve_settings(template=own))
+
+
+def test_the_servers_rbac_example_is_valid_kubernetes() -> None:
+    docs = list(yaml.safe_load_all((ROOT / "scripts" / "k8s-serve-rbac.yaml").read_text(encoding="utf-8")))
+    assert [d["kind"] for d in docs] == ["ServiceAccount", "Role", "RoleBinding"]
+    for doc in docs:
+        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)

@@ -16,8 +16,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from pydantic import SecretStr
 
 from bot.config import ServeSettings
@@ -98,7 +100,7 @@ async def test_a_job_without_secrets_is_one_create(api: KubeApi, launcher: Kuber
 
 async def test_a_bot_is_not_started_twice(api: KubeApi, launcher: KubernetesLauncher, tmp_path: Path) -> None:
     await launcher.launch(spec(), tmp_path)
-    with pytest.raises(LaunchError, match="409"):
+    with pytest.raises(LaunchError, match='409 Conflict: jobs.batch "notetaker-b7f3c2a9d1" already exists'):
         await launcher.launch(spec(), tmp_path)
     assert len(api.jobs) == 1
 
@@ -117,7 +119,8 @@ async def test_a_refused_secret_takes_its_job_away(api: KubeApi, launcher: Kuber
 
 async def test_a_refused_job_is_a_launch_error(api: KubeApi, launcher: KubernetesLauncher, tmp_path: Path) -> None:
     api.refuse[("POST", "jobs")] = 403
-    with pytest.raises(LaunchError, match=f"cannot create Job notetaker-b7f3c2a9d1 in namespace {NS}: 403"):
+    with pytest.raises(LaunchError, match=f"cannot create Job notetaker-b7f3c2a9d1 in namespace {NS}: 403 Forbidden: "
+                       "jobs is forbidden: .* cannot post resource"):
         await launcher.launch(spec(), tmp_path)
 
 
@@ -240,3 +243,36 @@ async def test_without_any_configuration_the_error_says_what_to_set(
     with pytest.raises(LaunchError, match="cannot load the Kubernetes configuration"):
         await k8s.running()  # no service account token file here
     await k8s.aclose()
+
+
+def _allowed(role: dict[str, Any], group: str, resource: str, verb: str) -> bool:
+    return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"] for r in role["rules"])
+
+
+async def test_the_rbac_example_allows_every_call_of_a_bots_life(api: KubeApi, launcher: KubernetesLauncher,
+                                                                 tmp_path: Path) -> None:
+    ref = await launcher.launch(spec(password=SecretStr(PASSWORD)), tmp_path)
+    await launcher.running()
+    await api.add_pod(ref)
+    waiting = asyncio.create_task(launcher.wait(ref))
+    try:
+        await _watching(api, ref)
+        await launcher.stop(ref, 30)
+        await until(lambda: bool(api.of("GET", "/pods")), timeout=10)
+        await api.remove_job(ref)
+        await asyncio.wait_for(waiting, 10)
+    finally:
+        waiting.cancel()
+    rbac = yaml.safe_load_all((Path(__file__).parent.parent / "scripts" / "k8s-serve-rbac.yaml").read_text("utf-8"))
+    (role,) = [d for d in rbac if d["kind"] == "Role"]
+    calls = set()
+    for r in api.requests:
+        parts = r.path.strip("/").split("/")  # api/v1/namespaces/NS/KIND[/NAME] or apis/GROUP/v1/...
+        group, rest = ("", parts[2:]) if parts[0] == "api" else (parts[1], parts[3:])
+        named = len(rest) > 3  # namespaces, NS, KIND, NAME
+        verb = {"POST": "create", "PATCH": "patch", "DELETE": "delete"}.get(
+            r.method, "get" if named else "watch" if "watch" in r.query else "list")
+        calls.add((group, rest[2], verb))
+    assert calls == {("batch", "jobs", v) for v in ("create", "get", "list", "watch", "patch", "delete")} | {
+        ("", "secrets", "create"), ("", "pods", "list")}
+    assert all(_allowed(role, *call) for call in calls), [c for c in calls if not _allowed(role, *c)]

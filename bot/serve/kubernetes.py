@@ -1,12 +1,14 @@
 """``serve.launcher = "kubernetes"``: one Job per meeting, through the Kubernetes API (kubernetes_asyncio).
 
 The service account (or kubeconfig user) needs, in ``serve.kubernetes.namespace``: jobs create, get, list,
-watch, patch, delete; secrets create; pods list.
+watch, patch, delete; secrets create; pods list (scripts/k8s-serve-rbac.yaml). The namespace of a kubeconfig
+context is not used: ``serve.kubernetes.namespace`` is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 from pathlib import Path
@@ -138,7 +140,7 @@ class KubernetesLauncher:
             await batch.patch_namespaced_job(name, self._ns, {"spec": {"suspend": False}})
         except (ApiException, aiohttp.ClientError) as exc:
             await self._delete(name, grace_s=0)
-            raise LaunchError(f"cannot create the Secret of Job {name}: {_why(exc)}") from exc
+            raise LaunchError(f"cannot create the Secret of Job {name}: {_why(exc, message=False)}") from exc
         log.info("kubernetes.launched", job=name, bot_id=spec.bot_id)
         return str(name)
 
@@ -290,7 +292,17 @@ def _body(manifest: dict[str, Any]) -> Any:
     return manifest
 
 
-def _why(exc: Exception) -> str:
-    if isinstance(exc, ApiException):
-        return f"{exc.status} {exc.reason}"
-    return f"{type(exc).__name__}: {exc}"
+def _why(exc: Exception, *, message: bool = True) -> str:
+    # With ``message``, the API server's own words, which name the missing permission or the field at fault;
+    # left out where the request held a secret.
+    if not isinstance(exc, ApiException):
+        return f"{type(exc).__name__}: {exc}"
+    why = f"{exc.status} {exc.reason}"
+    if message:
+        try:
+            text = json.loads(exc.body or "{}").get("message")
+        except (ValueError, AttributeError):
+            text = None
+        if text:
+            why += f": {text}"
+    return why

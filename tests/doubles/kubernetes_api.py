@@ -56,7 +56,7 @@ class KubeApi:
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
-    refuse: dict[tuple[str, str], int] = field(default_factory=dict)  # (method, "jobs"|"secrets"...) -> status
+    refuse: dict[tuple[str, str], int] = field(default_factory=dict)  # (method, "jobs"|"secrets"...) -> 403 ...
     _version: int = 100
     _log: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -145,7 +145,8 @@ class KubeApi:
             return _status(404, "NotFound")
         kind = "jobs" if jobs else match["kind"]
         if (refused := self.refuse.get((request.method, kind))) is not None:
-            return _status(refused, "Forbidden" if refused == 403 else "Refused")
+            return _status(refused, "Forbidden", f'{kind} is forbidden: User "system:serviceaccount:{self.namespace}:'
+                           f'notetaker-serve" cannot {request.method.lower()} resource "{kind}"')
         if jobs and match["name"] is None:
             if request.method == "POST":
                 return await self._create_job(body)
@@ -173,7 +174,7 @@ class KubeApi:
 
     async def _create_job(self, body: dict[str, Any]) -> web.StreamResponse:
         if body["metadata"]["name"] in self.jobs:
-            return _status(409, "AlreadyExists")
+            return _status(409, "AlreadyExists", f'jobs.batch "{body["metadata"]["name"]}" already exists')
         return web.json_response(await self.put_job(body), status=201)
 
     def _list_jobs(self, query: dict[str, str]) -> web.StreamResponse:
@@ -231,6 +232,6 @@ def _selector(text: str) -> dict[str, str]:
     return dict(term.split("=", 1) for term in text.split(",") if term)
 
 
-def _status(code: int, reason: str) -> web.Response:
+def _status(code: int, reason: str, message: str | None = None) -> web.Response:
     return web.json_response({"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": reason,
-                              "message": reason, "code": code}, status=code)
+                              "message": message or reason, "code": code}, status=code)
