@@ -117,6 +117,14 @@ async def test_a_refused_secret_takes_its_job_away(api: KubeApi, launcher: Kuber
     assert api.of("PATCH") == []  # never resumed
 
 
+async def test_a_job_that_cannot_be_taken_away_either_is_left_suspended(
+        api: KubeApi, launcher: KubernetesLauncher, tmp_path: Path) -> None:
+    api.refuse[("POST", "secrets")] = api.refuse[("DELETE", "jobs")] = 403
+    with pytest.raises(LaunchError, match="cannot create the Secret of Job notetaker-b7f3c2a9d1: 403 Forbidden$"):
+        await launcher.launch(spec(password=SecretStr(PASSWORD)), tmp_path)
+    assert len(api.of("DELETE")) == 1 and api.jobs["notetaker-b7f3c2a9d1"]["spec"]["suspend"] is True
+
+
 async def test_a_refused_job_is_a_launch_error(api: KubeApi, launcher: KubernetesLauncher, tmp_path: Path) -> None:
     api.refuse[("POST", "jobs")] = 403
     with pytest.raises(LaunchError, match=f"cannot create Job notetaker-b7f3c2a9d1 in namespace {NS}: 403 Forbidden: "

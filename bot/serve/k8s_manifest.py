@@ -141,8 +141,7 @@ def job_manifest(spec: LaunchSpec, settings: ServeSettings) -> dict[str, Any]:
     container = _bot_container(pod)
     pod["containers"] = [container if (c.get("name") == container.get("name")) else c for c in pod["containers"]]
     _use_claim(pod, container, settings.kubernetes.claim)
-    container["image"] = settings.image
-    container.pop("command", None)  # the image's entrypoint is jitsi-bot
+    container["image"] = settings.image  # its entrypoint (or the template's command) runs jitsi-bot
 
     hidden_url = secret_url(spec.meeting_url)
     args = [_escape(a) for a in spec.join_args(f"{OUT_MOUNT}/{spec.bot_id}")]

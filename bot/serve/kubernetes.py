@@ -139,7 +139,10 @@ class KubernetesLauncher:
             await core.create_namespaced_secret(self._ns, _body(secret))
             await batch.patch_namespaced_job(name, self._ns, {"spec": {"suspend": False}})
         except (ApiException, aiohttp.ClientError) as exc:
-            await self._delete(name, grace_s=0)
+            try:
+                await self._delete(name, grace_s=0)
+            except (ApiException, aiohttp.ClientError) as again:  # wait() deletes a Job left suspended
+                log.warning("kubernetes.delete_failed", job=name, error=_why(again))
             raise LaunchError(f"cannot create the Secret of Job {name}: {_why(exc, message=False)}") from exc
         log.info("kubernetes.launched", job=name, bot_id=spec.bot_id)
         return str(name)
