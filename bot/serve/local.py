@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,25 +55,25 @@ class LocalLauncher:
     name = "local"
 
     def __init__(self, bots_dir: Path, *, bot_config: Path | None = None,
-                 env: Mapping[str, str] | None = None, python: str = sys.executable) -> None:
+                 env: Mapping[str, str] | None = None, interpreter: Sequence[str] = (sys.executable,)) -> None:
         """Prepare the launcher.
 
         Args:
             bots_dir: the folder holding each bot's ``<id>/``.
             bot_config: a config file given to every bot.
             env: the base environment (default: this process's).
-            python: the interpreter.
+            interpreter: the interpreter's command (tests put a stand-in script after it).
         """
         self._bots_dir = bots_dir.resolve()
         self._bot_config = bot_config.resolve() if bot_config is not None else None
         self._env = dict(os.environ if env is None else env)
-        self._python = python
+        self._interpreter = list(interpreter)
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._killers: set[asyncio.Task[None]] = set()
 
     def command(self, spec: LaunchSpec, out_dir: Path) -> list[str]:
         """The command line of one bot."""
-        cmd = [self._python, "-m", "bot", *spec.join_args(str(out_dir.resolve()))]
+        cmd = [*self._interpreter, "-m", "bot", *spec.join_args(str(out_dir.resolve()))]
         if self._bot_config is not None:
             cmd += ["--config", str(self._bot_config)]
         return cmd
