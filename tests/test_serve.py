@@ -375,3 +375,17 @@ async def test_post_after_shutdown_is_503(serve: Serve) -> None:
     await serve.manager.shutdown()
     await serve.post({"meeting_url": url()}, 503)
 
+
+
+@pytest.mark.parametrize(("token", "says"), [(None, "serve.api_token"), ("short", "at least 24 characters")])
+async def test_serve_without_a_good_token_exits_2(tmp_path: Path, token: str | None, says: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env["BOT_SERVE__DATA_DIR"] = str(tmp_path / "data")
+    if token is not None:
+        env["BOT_SERVE__API_TOKEN"] = token
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", "--port", "0", env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2, out + err
+    assert says in err.decode() and "Traceback" not in err.decode()
+    assert not (tmp_path / "data").exists()
