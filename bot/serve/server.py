@@ -28,11 +28,11 @@ def make_launcher(settings: Settings) -> Launcher:
     if serve.launcher == "docker":
         from bot.serve.docker import DockerLauncher  # type: ignore[import-not-found,unused-ignore]
 
-        return DockerLauncher(settings)  # type: ignore[no-any-return,unused-ignore]
+        return DockerLauncher(serve)  # type: ignore[no-any-return,unused-ignore]
     if serve.launcher == "kubernetes":
         from bot.serve.kubernetes import KubernetesLauncher  # type: ignore[import-not-found,unused-ignore]
 
-        return KubernetesLauncher(settings)  # type: ignore[no-any-return,unused-ignore]
+        return KubernetesLauncher(serve)  # type: ignore[no-any-return,unused-ignore]
     return LocalLauncher(serve.data_dir / "bots", bot_config=serve.bot_config)
 
 
