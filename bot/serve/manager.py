@@ -105,7 +105,8 @@ class BotManager:
         self._subscribers: dict[str, set[asyncio.Queue[Event | None]]] = {}
         self._hooks: dict[str, asyncio.Queue[tuple[str, dict[str, Any]] | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._pump_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._scheduler: asyncio.Task[None] | None = None
         self._sender: WebhookSender | None = None
         self.accepting = True
         self.launches = 0
@@ -145,7 +146,8 @@ class BotManager:
             elif not record.status.final:
                 await self._resume(record, running.get(record.id))
         log.info("serve.loaded", bots=len(self._records), queued=len(self._queue), running=len(self._watchers))
-        await self.pump()
+        self._scheduler = asyncio.create_task(self._schedule(), name="serve.scheduler")
+        self.kick()
 
     async def _resume(self, record: BotRecord, ref: str | None) -> None:
         if record.webhook:
@@ -163,6 +165,9 @@ class BotManager:
     async def shutdown(self) -> None:
         """Stop taking bots; ask local bots to leave and wait for them (``stop_grace_s``); stop watching."""
         self.accepting = False
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            await asyncio.gather(self._scheduler, return_exceptions=True)
         if self._launcher.name == "local" and self._watchers:
             for bot_id in list(self._watchers):
                 record = self._records[bot_id]
@@ -179,6 +184,9 @@ class BotManager:
 
     async def aclose(self) -> None:
         """Cancel whatever is left (webhook deliveries too) and close the webhook client."""
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            await asyncio.gather(self._scheduler, return_exceptions=True)
         for task in list(self._watchers.values()) + list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._watchers.values(), *self._tasks, return_exceptions=True)
@@ -202,7 +210,7 @@ class BotManager:
             raise NotFound(bot_id) from None
 
     async def create(self, request: BotRequest) -> BotRecord:
-        """Queue a bot (and launch it at once if a slot is free).
+        """Queue a bot; the scheduler launches it when a slot is free.
 
         Raises:
             NotAccepting: the server is shutting down.
@@ -220,8 +228,8 @@ class BotManager:
         if record.webhook:
             self._start_hook(record.id)
             self._hook(record.id, "bot.status", record)
-        await self.pump()
-        return self._records[record.id]
+        self.kick()
+        return record
 
     async def stop(self, bot_id: str) -> BotRecord:
         """Stop a bot: a queued one never starts, a running one is asked to leave (its notes are written).
@@ -287,11 +295,21 @@ class BotManager:
         return len(self._watchers)
 
     # ------------------------------------------------------------------ the queue
-    async def pump(self) -> None:
-        """Launch queued bots while slots are free (one launch at a time: nothing starts twice)."""
-        async with self._pump_lock:
+    def kick(self) -> None:
+        """Have the scheduler look at the queue (a bot was added, or a slot came free)."""
+        self._wake.set()
+
+    async def _schedule(self) -> None:
+        """Launch queued bots while slots are free, one launch at a time (so nothing starts twice)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
             while self.accepting and self._queue and len(self._watchers) < self._settings.max_concurrent:
-                await self._launch(self._queue.popleft())
+                bot_id = self._queue.popleft()
+                try:
+                    await self._launch(bot_id)
+                except Exception:  # the store failed: the scheduler must live on for the other bots
+                    log.exception("serve.launch_error", bot=bot_id)
 
     async def _launch(self, bot_id: str) -> None:
         record = self._records[bot_id]
@@ -343,7 +361,7 @@ class BotManager:
             with contextlib.suppress(BaseException):
                 await waiter
             self._watchers.pop(record.id, None)
-        await self.pump()
+        self.kick()
 
     async def _observe(self, bot_id: str, files: BotFiles, offset: int) -> int:
         status = files.status()
