@@ -21,6 +21,7 @@ from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.log import bind_meeting, configure_logging
 from bot.outcome import ExitCode, new_meeting_id
+from bot.serve.model import JOIN_URL_ENV as URL_ENV
 from bot.session import MeetingSession
 
 
@@ -30,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     join = sub.add_parser("join", help="join a meeting and record everyone's audio until the room empties")
-    join.add_argument("url", help="meeting URL, e.g. https://meet.example.org/MyRoom")
+    join.add_argument("url", help="meeting URL, e.g. https://meet.example.org/MyRoom; - reads it from the "
+                      f"environment variable {URL_ENV} (a ?jwt= in it stays out of the process list)")
     join.add_argument("--name", help="display name in the meeting (meeting.name)")
     join.add_argument("--out", type=Path, help="folder for this meeting's artifacts "
                       "(default: <output.dir>/<meeting id>)")
@@ -243,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(settings, args.host, args.port)
     if args.command == "deliver":
         return asyncio.run(_deliver(settings, args.dir, retry_failed=args.retry_failed))
+    if args.url == "-":
+        args.url = os.environ.get(URL_ENV, "")
+        if not args.url:
+            print(f"jitsi-bot: join - reads the meeting URL from {URL_ENV}, which is not set", file=sys.stderr)
+            return ExitCode.BAD_INPUT
     meeting_id = new_meeting_id(args.url)
     out_dir = args.out or settings.output.dir / meeting_id
     if (out_dir / "meeting.json").exists():  # another meeting's recordings and report: never overwrite them

@@ -279,9 +279,13 @@ async def test_a_bot_runs_streams_its_events_and_serves_its_files(serve: Serve) 
 async def test_delete_stops_a_running_bot_gracefully_and_a_queued_one_before_it_starts(tmp_path: Path) -> None:
     serve = await _start(tmp_path / "data", max_concurrent=1)
     try:
-        running = (await serve.post({"meeting_url": url(hold="1")}))["id"]
+        running = (await serve.post({"meeting_url": url(hold="1") + "&jwt=SECRET"}))["id"]
         queued = (await serve.post({"meeting_url": url(hold="1")}))["id"]
-        await serve.until_status(running, "in_call")
+        await serve.until_status(running, "in_call")  # it read hold=1 from the URL in its environment
+        ref = serve.manager.get(running).ref
+        assert ref is not None
+        argv = Path(f"/proc/{ref}/cmdline").read_bytes().split(b"\0")  # noqa: ASYNC240
+        assert b"-" in argv and b"--out" in argv and not any(b"SECRET" in a for a in argv)
         assert (await serve.get(queued))["status"] == "queued"
         resp = await serve.client.delete(f"/api/v1/bots/{queued}", headers=AUTH)
         assert resp.status == 202 and (await resp.json())["status"] == "stopped"
@@ -389,3 +393,11 @@ async def test_serve_without_a_good_token_exits_2(tmp_path: Path, token: str | N
     assert proc.returncode == 2, out + err
     assert says in err.decode() and "Traceback" not in err.decode()
     assert not (tmp_path / "data").exists()
+
+
+async def test_join_dash_needs_the_url_in_its_environment(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JITSI_BOT_MEETING_URL"}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "join", "-", "--out", str(tmp_path / "o"),
+                                                env=env, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2 and "JITSI_BOT_MEETING_URL" in err.decode()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bot.serve.launcher import LaunchError
-from bot.serve.model import Exited, LaunchSpec
+from bot.serve.model import JOIN_URL_ENV, Exited, LaunchSpec
 
 LOG_FILE = "bot.log"
 ADOPTED_POLL_S = 0.5
@@ -47,9 +47,9 @@ class LocalLauncher:
     """Starts ``[python, -m, bot, join, ...]`` in a session of its own, its output in ``<out>/bot.log``.
 
     The environment is the server's minus ``BOT_SERVE__*`` (the API token stays with the server) plus the
-    spec's (the password). A bot started by an earlier server process is found by its command line (its
-    ``--out`` is a folder under ``bots_dir``) and watched by polling ``/proc``; its exit code then comes from
-    its status file.
+    spec's (the password) and the meeting URL (``join -``: a ``?jwt=`` stays out of the process list). A bot
+    started by an earlier server process is found by its command line (its ``--out`` is a folder under
+    ``bots_dir``) and watched by polling ``/proc``; its exit code then comes from its status file.
     """
 
     name = "local"
@@ -72,8 +72,10 @@ class LocalLauncher:
         self._killers: set[asyncio.Task[None]] = set()
 
     def command(self, spec: LaunchSpec, out_dir: Path) -> list[str]:
-        """The command line of one bot."""
-        cmd = [*self._interpreter, "-m", "bot", *spec.join_args(str(out_dir.resolve()))]
+        """The command line of one bot: the URL is ``-`` (it is given in the environment, see ``launch``)."""
+        args = spec.join_args(str(out_dir.resolve()))
+        args[args.index(spec.meeting_url)] = "-"
+        cmd = [*self._interpreter, "-m", "bot", *args]
         if self._bot_config is not None:
             cmd += ["--config", str(self._bot_config)]
         return cmd
@@ -82,6 +84,7 @@ class LocalLauncher:
         """Start the bot; its ref is its pid."""
         env = {k: v for k, v in self._env.items() if not k.upper().startswith("BOT_SERVE__")}
         env.update(spec.join_env())
+        env[JOIN_URL_ENV] = spec.meeting_url  # /proc/<pid>/environ is private to the user; cmdline is not
         try:
             log = await asyncio.to_thread(_open_log, out_dir)
             with log:

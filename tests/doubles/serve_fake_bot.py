@@ -9,6 +9,7 @@ to ``<DIR>/../../fake-bots.log`` as ``<monotonic time> start|end <bot id>`` (CLO
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -23,7 +24,7 @@ from bot.status import StatusWriter  # noqa: E402
 def main() -> int:
     """Play one short meeting."""
     args = sys.argv[1:]
-    url = args[3]
+    url = args[3] if args[3] != "-" else os.environ["JITSI_BOT_MEETING_URL"]
     out = Path(args[args.index("--out") + 1])
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     journal = out.parent.parent / "fake-bots.log"
