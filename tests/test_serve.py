@@ -401,3 +401,18 @@ async def test_join_dash_needs_the_url_in_its_environment(tmp_path: Path) -> Non
                                                 env=env, stderr=asyncio.subprocess.PIPE)
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2 and "JITSI_BOT_MEETING_URL" in err.decode()
+
+
+async def test_shutdown_asks_local_bots_to_leave_and_waits_for_their_notes(tmp_path: Path) -> None:
+    serve = await _start(tmp_path / "data")
+    try:
+        bot_id = (await serve.post({"meeting_url": url(hold="1")}))["id"]
+        await serve.until_status(bot_id, "in_call")
+        await serve.manager.shutdown()
+        bot = serve.manager.get(bot_id)
+        assert (bot.status, bot.exit_code, bot.end_reason, bot.detail) == \
+            (BotStatus.STOPPED, 0, "stopped", "the server shut down")
+        assert (serve.data_dir / "bots" / bot_id / "report.json").is_file()
+        assert serve.journal()[-1][1:] == ("end", bot_id)
+    finally:
+        await _crash(serve)
