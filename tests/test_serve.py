@@ -329,15 +329,23 @@ async def test_a_restarted_server_reattaches_keeps_the_queue_and_fails_the_lost(
     await first.until_status(running, "in_call")
     await _crash(first)  # the bot keeps running, nobody watches it
     lost = BotRecord(id="lost1", meeting_url=url(), launcher="local", status=BotStatus.IN_CALL, ref="999999999")
+    ended = BotRecord(id="ended1", meeting_url=url(), launcher="local", status=BotStatus.FINALIZING, ref="999999998")
+    (data / "bots" / "ended1").mkdir(parents=True)
+    (data / "bots" / "ended1" / "status.json").write_text(json.dumps(  # it ended while no server watched
+        {"state": "done", "participants": 0, "end_reason": "room_empty", "exit_code": 4}))
     store = Store(data)
     await store.open()
     await store.insert(lost)
+    await store.insert(ended)
     await store.close()
 
     second = await _start(data, max_concurrent=1)
     try:
         assert (await second.get("lost1"))["status"] == "failed"
         assert (await second.get("lost1"))["detail"] == LOST
+        taken = await second.get("ended1")
+        assert (taken["status"], taken["exit_code"], taken["end_reason"]) == ("done", 4, "room_empty")
+        assert "pending" in taken["detail"]
         assert (await second.get(running))["status"] == "in_call"  # re-attached through /proc
         assert (await second.get(queued))["status"] == "queued"
         assert (await second.client.delete(f"/api/v1/bots/{running}", headers=AUTH)).status == 202

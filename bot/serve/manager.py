@@ -134,16 +134,20 @@ class BotManager:
         if self.webhooks_enabled:
             assert self._webhook_settings is not None
             self._sender = WebhookSender(self._webhook_settings.model_copy(update={"url": None}))
+        running: dict[str, str] | None
         try:
             running = await self._launcher.running()
         except Exception as exc:  # an engine that is down now must not keep the server from listing bots
             log.warning("serve.running_unknown", launcher=self._launcher.name, error=type(exc).__name__)
-            running = {}
+            running = None
         for record in await self._store.all():
             self._records[record.id] = record
             if record.status is BotStatus.QUEUED:
                 self._queue.append(record.id)
             elif not record.status.final:
+                if running is None:  # not knowing is not losing: left as they were until the next start
+                    log.warning("serve.not_reattached", bot=record.id)
+                    continue
                 await self._resume(record, running.get(record.id))
         log.info("serve.loaded", bots=len(self._records), queued=len(self._queue), running=len(self._watchers))
         self._scheduler = asyncio.create_task(self._schedule(), name="serve.scheduler")
