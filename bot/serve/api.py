@@ -8,7 +8,6 @@ page (bot.serve.web) adds its routes to it; it finds the manager and settings un
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -211,18 +210,17 @@ async def _events(request: web.Request) -> web.StreamResponse:
             try:
                 event = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
             except TimeoutError:
-                await response.write(b": heartbeat\n\n")
+                await response.write(b": heartbeat\n\n")  # also finds a client that has gone
                 continue
             if event is None:
                 break
             await response.write(_encode(request, event))
         await response.write(_sse("end", {"status": str(manager.get(record.id).status)}))
-    except (ConnectionResetError, asyncio.CancelledError):
-        manager.unsubscribe(record.id, queue)
-        raise
-    manager.unsubscribe(record.id, queue)
-    with contextlib.suppress(ConnectionResetError):
         await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client left
+    finally:
+        manager.unsubscribe(record.id, queue)
     return response
 
 
