@@ -21,6 +21,7 @@ from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.log import bind_meeting, configure_logging
 from bot.outcome import ExitCode, new_meeting_id
+from bot.serve.model import JOIN_URL_ENV as URL_ENV
 from bot.session import MeetingSession
 
 
@@ -30,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     join = sub.add_parser("join", help="join a meeting and record everyone's audio until the room empties")
-    join.add_argument("url", help="meeting URL, e.g. https://meet.example.org/MyRoom")
+    join.add_argument("url", help="meeting URL, e.g. https://meet.example.org/MyRoom; - reads it from the "
+                      f"environment variable {URL_ENV} (a ?jwt= in it stays out of the process list)")
     join.add_argument("--name", help="display name in the meeting (meeting.name)")
     join.add_argument("--out", type=Path, help="folder for this meeting's artifacts "
                       "(default: <output.dir>/<meeting id>)")
@@ -55,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     dlv.add_argument("--email", action="append", metavar="ADDR", help="also email the summary here")
     dlv.add_argument("--webhook", metavar="URL", help="also POST the report here")
     dlv.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
+
+    srv = sub.add_parser("serve", help="a web page and REST API that start one bot per meeting",
+                         description="Serve the REST API (and web page) that starts one `jitsi-bot join` per "
+                         "meeting: locally, in Docker or as Kubernetes Jobs ([serve] in the config; "
+                         "serve.api_token is required).")
+    srv.add_argument("--config", type=Path, help="TOML configuration file")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080; 0: any free)")
+    srv.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
 
     rep = sub.add_parser("replay", help="transcribe and analyse recorded audio, one WAV per participant")
     rep.add_argument("wavs", nargs="+", type=Path, help="one WAV per participant, on a shared timeline")
@@ -187,6 +198,30 @@ async def _deliver(settings: Settings, meeting_dir: Path, *, retry_failed: bool 
     return ExitCode.OK
 
 
+def _serve(settings: Settings, host: str, port: int) -> int:
+    from bot.serve.server import serve
+
+    if settings.serve.api_token is None:
+        print("jitsi-bot: serve needs serve.api_token (BOT_SERVE__API_TOKEN), 24 characters or more, e.g. "
+              "python -c 'import secrets; print(secrets.token_urlsafe(32))'", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        settings.serve.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        print(f"jitsi-bot: cannot use {settings.serve.data_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+
+    def ready(bound: int) -> None:
+        print(f"serving on http://{host}:{bound}", flush=True)
+
+    try:
+        asyncio.run(serve(settings, host, port, ready=ready))
+    except OSError as exc:  # the port is taken, the address is not ours
+        print(f"jitsi-bot: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    return ExitCode.OK
+
+
 def _demo(out: Path) -> int:
     from bot.demo.run import run_demo
 
@@ -206,8 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log.level, settings.log.format)
     if args.command == "replay":
         return _replay(settings, args)
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
     if args.command == "deliver":
         return asyncio.run(_deliver(settings, args.dir, retry_failed=args.retry_failed))
+    if args.url == "-":
+        args.url = os.environ.get(URL_ENV, "")
+        if not args.url:
+            print(f"jitsi-bot: join - reads the meeting URL from {URL_ENV}, which is not set", file=sys.stderr)
+            return ExitCode.BAD_INPUT
     meeting_id = new_meeting_id(args.url)
     out_dir = args.out or settings.output.dir / meeting_id
     if (out_dir / "meeting.json").exists():  # another meeting's recordings and report: never overwrite them

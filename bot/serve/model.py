@@ -7,6 +7,10 @@ from enum import StrEnum
 
 from pydantic import SecretStr
 
+# `jitsi-bot join -` reads the meeting URL from this variable: a local bot's argv is visible to every local user,
+# its environment only to its own.
+JOIN_URL_ENV = "JITSI_BOT_MEETING_URL"
+
 
 class BotStatus(StrEnum):
     """A bot's status in the API (README documents them)."""
