@@ -200,6 +200,7 @@ async def _deliver(settings: Settings, meeting_dir: Path, *, retry_failed: bool 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
     from bot.serve.server import serve
+    from bot.serve.web import setup_web
 
     if settings.serve.api_token is None:
         print("jitsi-bot: serve needs serve.api_token (BOT_SERVE__API_TOKEN), 24 characters or more, e.g. "
@@ -215,7 +216,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         print(f"serving on http://{host}:{bound}", flush=True)
 
     try:
-        asyncio.run(serve(settings, host, port, ready=ready))
+        asyncio.run(serve(settings, host, port, setups=(setup_web,), ready=ready))
     except OSError as exc:  # the port is taken, the address is not ours
         print(f"jitsi-bot: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT

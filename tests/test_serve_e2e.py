@@ -24,6 +24,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from playwright.async_api import async_playwright, expect
 
 from bot.delivery.webhook import verify
 from bot.demo.room import DEMO_BROWSER_ARGS, FakeJitsiRoom
@@ -269,6 +270,65 @@ async def test_auth_and_bad_urls_are_refused(server: ServeProcess, http: aiohttp
     async with http.get(server.url("/metrics")) as resp:
         text = await resp.text()
     assert "jitsi_bot_serve_launch_failures_total 0" in text and TOKEN not in text
+
+
+HOSTILE = '<img src=x onerror="window.pwned=1">Eve'
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.mark.asr
+async def test_the_web_page_invites_shows_the_live_transcript_and_opens_the_summary(
+    server: ServeProcess, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    write_wav(media / "eve.wav", speak("Good afternoon. The budget review is finished and the report is ready.",
+                                       "en-us"))
+    async with FakeJitsiRoom(media_dir=media) as room, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                           args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = await browser.new_page(viewport={"width": 1100, "height": 900})
+            await page.goto(server.url("/"))
+            # The token is asked for once: a wrong one is refused and forgotten, the right one kept
+            await page.fill("#token", "z" * 32)
+            await page.click("#token-form button")
+            await expect(page.locator("#token-error")).to_have_text("The token was refused.")
+            await page.fill("#token", TOKEN)
+            await page.click("#token-form button")
+            await expect(page.locator("#app")).to_be_visible()
+            await page.reload()
+            await expect(page.locator("#app")).to_be_visible()  # kept in this browser
+            assert TOKEN not in await page.content()
+
+            await page.fill("#meeting_url", room.url("gamma"))
+            await page.fill("#email", "not-an-address")
+            await page.click("#invite-button")
+            await expect(page.locator("#invite-error")).to_contain_text("email")  # the field is named
+            await page.fill("#email", "")
+            await page.click("#invite-button")
+            await expect(page.locator("#watch-status")).to_have_text("in_call", timeout=90_000)
+            await room.add_participant("eve", HOSTILE, wav="eve.wav", loop=False)
+            await expect(page.locator("#live li").first).to_be_visible(timeout=60_000)
+            await room.remove_participant("eve")
+            await expect(page.locator("#watch-status")).to_have_text("done", timeout=120_000)
+
+            row = page.locator("#bots tbody tr", has_text="gamma")
+            await expect(row.locator(".status")).to_have_text("done")
+            await row.get_by_role("button", name="Summary").click()
+            summary = page.frame_locator("#summary-frame")
+            await expect(summary.locator("body")).to_contain_text("budget", timeout=10_000)
+            await expect(summary.locator("body")).to_contain_text(HOSTILE)  # as text, not as markup
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
+
+            # The hostile name is shown as text everywhere; nothing it carries ran
+            assert HOSTILE in await page.locator("#live").inner_text()
+            assert await page.locator("#live img, #bots img").count() == 0
+            assert await page.evaluate("window.pwned") is None
+            assert await page.get_attribute("#summary-frame", "sandbox") == ""
+        finally:
+            await browser.close()
 
 
 async def test_a_restarted_server_keeps_every_record(server: ServeProcess, http: aiohttp.ClientSession) -> None:
