@@ -14,8 +14,11 @@ server never guesses a bot's status from its logs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +26,9 @@ from typing import Any
 
 STATUS_FILE = "status.json"
 LIVE_FILE = "live.jsonl"
+MAX_STATUS_BYTES = 64 * 1024
+MAX_LIVE_READ_BYTES = 1024 * 1024
+MAX_JSON_BYTES = 16 * 1024 * 1024
 
 
 class StatusWriter:
@@ -66,27 +72,55 @@ class StatusWriter:
 
 @dataclass(frozen=True, slots=True)
 class BotFiles:
-    """Reads a bot's ``status.json`` and new ``live.jsonl`` lines from its artifact folder."""
+    """Reads what a bot wrote in its artifact folder, which the bot (a browser) controls: never trusted.
+
+    Only regular files are read, never through a symlink (neither the folder nor the file may be one), never a
+    FIFO or device, and never more than a limit; anything else reads as absent.
+    """
 
     out_dir: Path
 
-    def status(self) -> dict[str, Any] | None:
-        """The last status written, or None (not written yet, or unreadable)."""
-        try:
-            data = json.loads((self.out_dir / STATUS_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+    def read(self, name: str, limit: int) -> bytes | None:
+        """The whole of file ``name``, or None: absent, not a regular file, a symlink, or larger than ``limit``."""
+        with self._open(name) as fd:
+            if fd is None:
+                return None
+            try:
+                data = _read_at(fd, 0, limit + 1)
+            except OSError:
+                return None
+        return data if len(data) <= limit else None
+
+    def json_file(self, name: str, limit: int = MAX_JSON_BYTES) -> Any:
+        """File ``name`` parsed as JSON (e.g. ``report.json``), or None when ``read`` gives None or it is not JSON."""
+        data = self.read(name, limit)
+        if data is None:
             return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            return None
+
+    def status(self) -> dict[str, Any] | None:
+        """The last status written, or None (not written yet, unreadable, or over ``MAX_STATUS_BYTES``)."""
+        data = self.json_file(STATUS_FILE, MAX_STATUS_BYTES)
         return data if isinstance(data, dict) else None
 
-    def live_since(self, offset: int) -> tuple[list[dict[str, Any]], int]:
-        """Whole segment lines after byte ``offset``, and the offset after the last whole line."""
-        try:
-            with (self.out_dir / LIVE_FILE).open("rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except OSError:
-            return [], offset
+    def live_since(self, offset: int, limit: int = MAX_LIVE_READ_BYTES) -> tuple[list[dict[str, Any]], int]:
+        """Whole segment lines after byte ``offset`` (reading at most ``limit`` bytes), and the offset reached.
+
+        Call again from the returned offset for the rest. A line longer than ``limit`` is skipped.
+        """
+        with self._open(LIVE_FILE) as fd:
+            if fd is None:
+                return [], offset
+            try:
+                data = _read_at(fd, offset, limit)
+            except OSError:
+                return [], offset
         end = data.rfind(b"\n") + 1  # a line still being written is left for the next read
+        if end == 0 and len(data) >= limit:
+            return [], offset + len(data)  # no line ends within the limit: skip it (its tail fails to parse)
         out: list[dict[str, Any]] = []
         for raw in data[:end].splitlines():
             try:
@@ -96,3 +130,41 @@ class BotFiles:
             if isinstance(item, dict):
                 out.append(item)
         return out, offset + end
+
+    @contextlib.contextmanager
+    def _open(self, name: str) -> Iterator[int | None]:
+        """A descriptor of regular file ``name`` in the folder (no symlink on the way), or None."""
+        try:
+            folder = os.open(self.out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            yield None
+            return
+        fd: int | None = None
+        try:
+            try:
+                # lstat first: opening a device node or FIFO can itself have effects (or block)
+                if stat.S_ISREG(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
+                    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+                    if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the lstat
+                        os.close(fd)
+                        fd = None
+            except OSError:
+                fd = None
+            yield fd
+        finally:
+            if fd is not None:
+                os.close(fd)
+            os.close(folder)
+
+
+def _read_at(fd: int, offset: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes from ``offset`` (fewer only at the end of the file)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.pread(fd, min(limit - size, 1 << 20), offset + size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

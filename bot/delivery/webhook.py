@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import structlog
+from aiohttp.abc import AbstractResolver
 
 from bot.config import WebhookSettings
 from bot.delivery.errors import DeliveryError
@@ -171,6 +172,8 @@ class WebhookSender:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        resolver: AbstractResolver | None = None,
+        check_url: Callable[[str], object] | None = None,
     ) -> None:
         """Prepare a sender for ``settings.url`` (or the URL given to each ``send``).
 
@@ -180,6 +183,10 @@ class WebhookSender:
             clock: current Unix time, for ``webhook-timestamp`` and Retry-After dates.
             sleep: awaited between attempts (injected by tests).
             jitter: a number in [0, 1) that scales the random part of the backoff.
+            resolver: resolves host names for the session this sender creates (e.g. one that refuses non-public
+                addresses; ``jitsi-bot serve`` passes ``HostPolicy.webhook_resolver()``). The caller closes it.
+            check_url: called with the URL before each ``send``; a ValueError it raises refuses the send
+                (not retryable). For what a resolver cannot see, e.g. IP literals.
 
         Raises:
             ValueError: no secret, or a malformed ``whsec_`` secret.
@@ -193,6 +200,8 @@ class WebhookSender:
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
+        self._resolver = resolver
+        self._check_url = check_url
 
     async def __aenter__(self) -> Self:
         return self
@@ -210,7 +219,8 @@ class WebhookSender:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            connector = aiohttp.TCPConnector(resolver=self._resolver) if self._resolver is not None else None
+            self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
     def _backoff(self, attempt: int) -> float:
@@ -260,6 +270,11 @@ class WebhookSender:
         target = public_target(url, path=False)  # for logs and error messages
         if not _is_http_url(url):
             raise DeliveryError(f"webhook URL {target!r} is not an http(s) URL", retryable=False)
+        if self._check_url is not None:
+            try:
+                self._check_url(url)
+            except ValueError as exc:
+                raise DeliveryError(f"webhook URL {target!r} refused: {exc}", retryable=False) from None
         assert self._settings.secret is not None  # checked in __init__
         secret = self._settings.secret.get_secret_value()
         max_attempts = self._settings.max_attempts

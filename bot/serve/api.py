@@ -21,6 +21,7 @@ from bot.serve.manager import BotManager, BotRequest, Conflict, Event, NotAccept
 from bot.serve.policy import MAX_URL_CHARS, HostPolicy, UrlRefused
 from bot.serve.store import BotRecord
 from bot.serve.views import ARTIFACTS, bot_json
+from bot.status import BotFiles
 
 MANAGER = web.AppKey("serve_manager", BotManager)
 SETTINGS = web.AppKey("serve_settings", ServeSettings)
@@ -28,6 +29,7 @@ POLICY = web.AppKey("serve_policy", HostPolicy)
 
 HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 64 * 1024
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 CONTENT_TYPES = {
     "report.json": "application/json",
     "summary.html": "text/html",
@@ -176,14 +178,15 @@ async def _artifact(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in CONTENT_TYPES:  # the route allows only these names; never a path from the request
         raise web.HTTPNotFound(reason="no such artifact")
-    path = request.app[MANAGER].out_dir(record.id) / name
-    if not path.is_file():
+    # The bot controls its folder: a symlink, FIFO or device there (or as the folder) reads as absent.
+    files = BotFiles(request.app[MANAGER].out_dir(record.id))
+    body = await asyncio.to_thread(files.read, name, MAX_ARTIFACT_BYTES)
+    if body is None:
         return _error(404, f"{name} is not written yet" if not record.status.final else f"{name} was not written")
-    headers = {"Content-Type": f"{CONTENT_TYPES[name]}; charset=utf-8", "X-Content-Type-Options": "nosniff",
-               "Cache-Control": "no-store"}
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
     if name == "summary.html":
         headers["Content-Security-Policy"] = SUMMARY_CSP
-    return web.FileResponse(path, headers=headers)
+    return web.Response(body=body, content_type=CONTENT_TYPES[name], charset="utf-8", headers=headers)
 
 
 def _sse(event: str, data: Any) -> bytes:

@@ -19,11 +19,24 @@ ADOPTED_POLL_S = 0.5
 
 
 def _cmdline(pid: int) -> list[str] | None:
+    """The command line of one of this user's processes (anyone can forge a command line: never another's)."""
     try:
+        if os.stat(f"/proc/{pid}").st_uid != os.getuid():
+            return None
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
     return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part] or None
+
+
+def signal_name(number: int) -> str:
+    """``SIGTERM``, ``SIGRTMIN+3``, or ``signal 99`` for a number ``signal.Signals`` does not name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        if signal.SIGRTMIN < number <= signal.SIGRTMAX:
+            return f"SIGRTMIN+{number - signal.SIGRTMIN}"
+        return f"signal {number}"
 
 
 def join_out_dir(argv: list[str]) -> Path | None:
@@ -32,10 +45,14 @@ def join_out_dir(argv: list[str]) -> Path | None:
         m = argv.index("-m")
     except ValueError:
         return None
-    if argv[m + 1: m + 3] != ["bot", "join"] or "--out" not in argv:
+    if argv[m + 1: m + 3] != ["bot", "join"]:
         return None
-    at = argv.index("--out")
-    return Path(argv[at + 1]) if at + 1 < len(argv) else None
+    for at, arg in enumerate(argv):
+        if arg == "--out":
+            return Path(argv[at + 1]) if at + 1 < len(argv) else None
+        if arg.startswith("--out="):
+            return Path(arg.removeprefix("--out="))
+    return None
 
 
 def _open_log(out_dir: Path) -> BinaryIO:
@@ -49,7 +66,8 @@ class LocalLauncher:
     The environment is the server's minus ``BOT_SERVE__*`` (the API token stays with the server) plus the
     spec's (the password) and the meeting URL (``join -``: a ``?jwt=`` stays out of the process list). A bot
     started by an earlier server process is found by its command line (its ``--out`` is a folder under
-    ``bots_dir``) and watched by polling ``/proc``; its exit code then comes from its status file.
+    ``bots_dir``; only this user's processes count) and watched by polling ``/proc``; its exit code then comes
+    from its status file.
     """
 
     name = "local"
@@ -104,7 +122,7 @@ class LocalLauncher:
         code = await proc.wait()
         self._procs.pop(ref, None)
         if code < 0:
-            return Exited(None, f"killed by signal {signal.Signals(-code).name}")
+            return Exited(None, f"killed by signal {signal_name(-code)}")
         return Exited(code)
 
     async def _wait_adopted(self, pid: int) -> Exited:
