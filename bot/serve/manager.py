@@ -6,7 +6,9 @@
 - Each running bot is watched: its ``status.json`` is polled (``SESSION_STATES`` gives the API status), new
   ``live.jsonl`` lines become ``segment`` events, and ``launcher.wait`` gives the end. Exit 0 is ``done``,
   exit 4 is ``done`` with a note (a delivery is still pending), anything else ``failed``; a bot stopped through
-  DELETE is ``stopped``.
+  DELETE is ``stopped``, unless its meeting had ended by itself first (its ``end_reason`` says so): then it
+  keeps that outcome. A DELETE whose launcher call fails is answered 502 and may be repeated. When
+  ``status.json`` has no ``end_reason``, ``meeting.json`` gives it.
 - Per-bot status webhook: a request's ``webhook`` is *not* given to the bot (the bot would POST its report
   there too). The server posts, signed per Standard Webhooks with ``webhook.secret``, a ``bot.status`` event on
   every status change and a ``bot.done`` event carrying ``report.json`` (or null) at the end.
