@@ -54,7 +54,7 @@ log = structlog.get_logger(__name__)
 
 LOST = "lost: the server restarted while it ran"
 MAX_SEGMENTS = 2000
-MAX_JSON_BYTES = 1024 * 1024
+MAX_JSON_BYTES = 16 * 1024 * 1024  # report.json carries the whole transcript
 DELIVERY_PENDING = "the notes were written, but an email or webhook delivery is still pending (jitsi-bot deliver)"
 
 
