@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import sqlite3
 import stat
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -40,6 +41,8 @@ NAMES = {"meet.example.org": ["93.184.216.34", "2606:2800:220:1::1"],
 
 async def fake_resolve(host: str, port: int) -> list[str]:
     """A resolver that knows a few names (tests send no DNS queries)."""
+    if host == "hang.example.org":
+        await asyncio.sleep(3600)  # a resolver that never answers
     if host not in NAMES:
         raise OSError(-2, "Name or service not known")
     return NAMES[host]
@@ -155,12 +158,13 @@ def _settings(data_dir: Path, **over: Any) -> ServeSettings:
     return ServeSettings.model_validate(values)
 
 
-async def _start(data_dir: Path, *, webhook: WebhookSettings | None = None, **over: Any) -> Serve:
+async def _start(data_dir: Path, *, webhook: WebhookSettings | None = None, store: Store | None = None,
+                 launcher_class: type[LocalLauncher] = LocalLauncher, **over: Any) -> Serve:
     settings = _settings(data_dir, **over)
-    store = Store(data_dir)
+    store = store or Store(data_dir)
     await store.open()
-    launcher = LocalLauncher(data_dir / "bots", interpreter=(sys.executable, str(FAKE_BOT)))
-    manager = BotManager(settings, store, launcher, webhook=webhook, poll_s=0.05)
+    launcher = launcher_class(data_dir / "bots", interpreter=(sys.executable, str(FAKE_BOT)))
+    manager = BotManager(settings, store, launcher, webhook=webhook, poll_s=0.05, retry_s=0.1)
     await manager.start()
     app = create_app(settings, manager=manager, policy=HostPolicy(settings.allowed_hosts, resolve=fake_resolve))
     client = TestClient(TestServer(app))
@@ -229,7 +233,7 @@ async def test_bad_requests_are_422_naming_the_field(serve: Serve, body: dict[st
 
 
 async def test_a_bot_runs_streams_its_events_and_serves_its_files(serve: Serve) -> None:
-    created = await serve.post({"meeting_url": url(stay="0.5") + "&jwt=SECRET", "bot_name": "Notes",
+    created = await serve.post({"meeting_url": url(release="1") + "&jwt=SECRET", "bot_name": "Notes",
                                 "email": ["team@example.org"], "password": "hunter2"})
     bot_id = created["id"]
     assert created["status"] == "queued"
@@ -247,10 +251,12 @@ async def test_a_bot_runs_streams_its_events_and_serves_its_files(serve: Serve) 
                 kind = line[7:]
             elif line.startswith("data: "):
                 events.append((kind, json.loads(line[6:])))
+                if kind == "status" and events[-1][1]["status"] == "in_call":  # seen: the bot may leave now
+                    (serve.data_dir / "bots" / bot_id / "release").touch()
     statuses = [d["status"] for k, d in events if k == "status"]
     assert statuses[-1] == "done" and "in_call" in statuses
     assert [d["text"] for k, d in events if k == "segment"] == ["hello from the fake room", "goodbye"]
-    assert events[-1][0] == "end"
+    assert events[-1] == ("end", {"status": "done", "reason": "final"})
 
     bot = await serve.get(bot_id)
     assert (bot["status"], bot["exit_code"], bot["end_reason"]) == ("done", 0, "room_empty")
@@ -375,6 +381,8 @@ async def test_status_webhook_is_signed_ordered_and_ends_with_the_report(tmp_pat
         finally:
             await _stop(serve)
     assert all(verify(WEBHOOK_SECRET, headers, body) for headers, body in received)
+    ids = [headers["webhook-id"] for headers, _ in received]
+    assert len(set(ids)) == len(ids)  # each event its own id (a receiver drops a repeated one)
     payloads = [json.loads(body) for _, body in received]
     assert [p["type"] for p in payloads][-1] == "bot.done"
     statuses = [p["data"]["status"] for p in payloads]
@@ -424,3 +432,317 @@ async def test_shutdown_asks_local_bots_to_leave_and_waits_for_their_notes(tmp_p
         assert serve.journal()[-1][1:] == ("end", bot_id)
     finally:
         await _crash(serve)
+
+
+# ---------------------------------------------------------------- failures around the manager (review 14)
+
+class FlakyStore(Store):
+    """A real store whose ``save`` fails for records ``failing`` picks, ``budget`` times."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.failing: Any = None
+        self.budget = 0
+
+    async def save(self, record: BotRecord) -> None:
+        if self.budget > 0 and self.failing is not None and self.failing(record):
+            self.budget -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        await super().save(record)
+
+
+class StopFailsOnce(LocalLauncher):
+    """The local launcher whose first ``stop`` fails as a foreign process would make it fail."""
+
+    failed = 0
+
+    async def stop(self, ref: str, grace_s: float) -> None:
+        if not StopFailsOnce.failed:
+            StopFailsOnce.failed += 1
+            raise PermissionError(1, "Operation not permitted")
+        await super().stop(ref, grace_s)
+
+
+class RunningFailsOnce(LocalLauncher):
+    """The local launcher whose first ``running`` fails (an engine that is not up yet)."""
+
+    calls = 0
+
+    async def running(self) -> dict[str, str]:
+        RunningFailsOnce.calls += 1
+        if RunningFailsOnce.calls == 1:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return await super().running()
+
+
+async def _sse_events(serve: Serve, bot_id: str) -> list[tuple[str, Any]]:
+    events: list[tuple[str, Any]] = []
+    async with serve.client.get(f"/api/v1/bots/{bot_id}/events", headers=AUTH) as resp:
+        kind = None
+        async for raw in resp.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line[6:])))
+    return events
+
+
+async def test_a_body_sent_in_parts_is_read_whole(serve: Serve) -> None:
+    body = json.dumps({"meeting_url": url(stay="0.1")}).encode()
+    assert serve.client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", serve.client.port)
+    try:
+        writer.write(f"POST /api/v1/bots HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                     .encode() + body[:10])
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the rest comes in a later packet
+        writer.write(body[10:])
+        await writer.drain()
+        answer = await reader.read()
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
+    too_big = await serve.client.post("/api/v1/bots", data=b"{" + b" " * 70_000 + b"}", headers=AUTH)
+    assert too_big.status == 413
+
+
+async def test_a_queued_webhook_bot_gets_its_webhooks_after_a_restart(tmp_path: Path) -> None:
+    received: list[bytes] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    data = tmp_path / "data"
+    async with TestServer(app, host="127.0.0.1") as receiver:
+        store = Store(data)
+        await store.open()
+        await store.insert(BotRecord(id="waiting1", meeting_url=url(stay="0.1"), launcher="local",
+                                     webhook=f"http://127.0.0.1:{receiver.port}/hook"))
+        await store.close()  # queued by a server that stopped before launching it
+        serve = await _start(data, webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)))
+        try:
+            await until(lambda: any(b'"bot.done"' in body for body in received), timeout=30)
+        finally:
+            await _stop(serve)
+    payloads = [json.loads(body) for body in received]
+    assert payloads[-1]["data"]["id"] == "waiting1" and payloads[-1]["data"]["status"] == "done"
+    assert "in_call" in [p["data"]["status"] for p in payloads]
+
+
+async def test_a_failed_stop_is_502_and_a_repeated_delete_stops_the_bot(tmp_path: Path) -> None:
+    StopFailsOnce.failed = 0
+    serve = await _start(tmp_path / "data", launcher_class=StopFailsOnce)
+    try:
+        bot_id = (await serve.post({"meeting_url": url(hold="1")}))["id"]
+        await serve.until_status(bot_id, "in_call")
+        resp = await serve.client.delete(f"/api/v1/bots/{bot_id}", headers=AUTH)
+        assert resp.status == 502 and "could not be asked to leave" in (await resp.json())["error"]
+        resp = await serve.client.delete(f"/api/v1/bots/{bot_id}", headers=AUTH)
+        assert resp.status == 202
+        bot = await serve.until_status(bot_id, "stopped")
+        assert bot["end_reason"] == "stopped"
+    finally:
+        await _stop(serve)
+
+
+async def test_store_failures_neither_end_the_watch_nor_lose_a_launched_bot(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = FlakyStore(data)
+    serve = await _start(data, store=store, max_concurrent=1)
+    try:
+        # the write of the ref right after the launch fails: the bot is watched and holds its slot all the same
+        store.failing, store.budget = (lambda r: r.ref is not None and r.status is BotStatus.STARTING), 1
+        first = (await serve.post({"meeting_url": url(hold="1")}))["id"]
+        second = (await serve.post({"meeting_url": url(stay="0.1")}))["id"]
+        await serve.until_status(first, "in_call")
+        assert store.budget == 0 and serve.manager.running_count == 1
+        assert (await serve.get(second))["status"] == "queued"
+        # the next writes of the watch fail: it goes on and settles the bot
+        store.failing, store.budget = (lambda r: r.id == first), 2
+        ref = serve.manager.get(first).ref
+        assert ref is not None
+        await serve.manager._launcher.stop(ref, 10)  # it leaves (not through the API)
+        await serve.until_status(first, "done")
+        await serve.until_status(second, "done")
+        stored = await serve.store.get(first)
+        assert stored is not None and stored.status is BotStatus.DONE and stored.ref == ref
+        assert _most_at_once(serve.journal()) == 1
+    finally:
+        await _stop(serve)
+
+
+async def test_an_unexpected_webhook_error_does_not_silence_later_events(tmp_path: Path) -> None:
+    received: list[bytes] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    async with TestServer(app, host="127.0.0.1") as receiver:
+        serve = await _start(tmp_path / "data", webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)))
+        sender = serve.manager._sender
+        assert sender is not None
+        real_send = sender.send
+        calls = 0
+
+        async def send(msg_id: str, body: bytes, *, url: str | None = None) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise ValueError("a bug in the sender")
+            await real_send(msg_id, body, url=url)
+
+        sender.send = send  # type: ignore[method-assign]
+        try:
+            await serve.post({"meeting_url": url(), "webhook": f"http://127.0.0.1:{receiver.port}/hook"})
+            await until(lambda: any(b'"bot.done"' in body for body in received), timeout=30)
+        finally:
+            await _stop(serve)
+    assert calls == len(received) + 1
+
+
+async def test_pending_webhooks_are_delivered_at_shutdown(tmp_path: Path) -> None:
+    received: list[bytes] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        if b'"bot.done"' in body:
+            await asyncio.sleep(0.3)  # a receiver that takes its time
+        received.append(body)
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    async with TestServer(app, host="127.0.0.1") as receiver:
+        serve = await _start(tmp_path / "data", webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)))
+        try:
+            bot_id = (await serve.post({"meeting_url": url(hold="1"),
+                                        "webhook": f"http://127.0.0.1:{receiver.port}/hook"}))["id"]
+            await serve.until_status(bot_id, "in_call")
+        finally:
+            await _stop(serve)  # the local bot is stopped; its bot.done is still sent
+    done = [json.loads(b) for b in received if b'"bot.done"' in b]
+    assert len(done) == 1 and done[0]["data"]["status"] == "stopped"
+
+
+async def test_bots_keep_their_slots_until_the_launcher_can_say_what_runs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = await _start(data, max_concurrent=1)
+    running = (await first.post({"meeting_url": url(hold="1")}))["id"]
+    queued = (await first.post({"meeting_url": url(stay="0.1")}))["id"]
+    await first.until_status(running, "in_call")
+    await _crash(first)
+
+    RunningFailsOnce.calls = 0
+    second = await _start(data, max_concurrent=1, launcher_class=RunningFailsOnce)
+    try:
+        await until(lambda: running in second.manager._watchers, timeout=30)  # re-attached on a retry
+        assert RunningFailsOnce.calls >= 2
+        assert (await second.client.delete(f"/api/v1/bots/{running}", headers=AUTH)).status == 202
+        await second.until_status(running, "stopped")
+        await second.until_status(queued, "done")
+        assert _most_at_once(second.journal()) == 1  # the queued bot waited for the slot
+    finally:
+        await _stop(second)
+
+
+async def test_records_read_at_start(tmp_path: Path) -> None:
+    """Another launcher's bot is left alone; end_reason from meeting.json; a stop during a natural end is done."""
+    data = tmp_path / "data"
+    store = Store(data)
+    await store.open()
+    await store.insert(BotRecord(id="docker1", meeting_url=url(), launcher="docker", status=BotStatus.IN_CALL,
+                                 ref="c0ffee"))
+    await store.insert(BotRecord(id="ended2", meeting_url=url(), launcher="local", status=BotStatus.IN_CALL,
+                                 ref="999999997"))
+    await store.insert(BotRecord(id="natural", meeting_url=url(), launcher="local", status=BotStatus.FINALIZING,
+                                 ref="999999996", stop_requested=True, detail="stopped through the API"))
+    await store.close()
+    for bot_id, status in (("ended2", {"state": "done", "exit_code": 0}),
+                           ("natural", {"state": "done", "exit_code": 0, "end_reason": "room_empty"})):
+        (data / "bots" / bot_id).mkdir(parents=True)
+        (data / "bots" / bot_id / "status.json").write_text(json.dumps(status))
+    (data / "bots" / "ended2" / "meeting.json").write_text(json.dumps({"end_reason": "no_one_joined"}))
+
+    serve = await _start(data)
+    try:
+        other = await serve.get("docker1")
+        assert other["status"] == "in_call" and "docker launcher" in other["detail"]
+        resp = await serve.client.delete("/api/v1/bots/docker1", headers=AUTH)
+        assert resp.status == 409 and "docker launcher" in (await resp.json())["error"]
+        stored = await serve.store.get("docker1")
+        assert stored is not None and stored.status is BotStatus.IN_CALL and stored.detail is None
+        assert (await serve.get("ended2"))["end_reason"] == "no_one_joined"
+        natural = await serve.get("natural")
+        assert (natural["status"], natural["end_reason"]) == ("done", "room_empty")
+        assert "meeting_url" not in repr(serve.manager.get("docker1")) and "9/room" not in repr(stored)
+    finally:
+        await _stop(serve)
+
+
+async def test_the_list_filters_by_status_and_keeps_the_newest(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = Store(data)
+    await store.open()
+    for n, status in enumerate([BotStatus.DONE, BotStatus.FAILED, BotStatus.DONE, BotStatus.STOPPED]):
+        await store.insert(BotRecord(id=f"b{n}", meeting_url=url(), launcher="local", status=status))
+    await store.close()
+    serve = await _start(data)
+    try:
+        async def ids(query: str, status: int = 200) -> list[str]:
+            resp = await serve.client.get(f"/api/v1/bots{query}", headers=AUTH)
+            answer = await resp.json()
+            assert resp.status == status, answer
+            return [b["id"] for b in answer["bots"]] if status == 200 else [answer["field"]]
+
+        assert await ids("") == ["b0", "b1", "b2", "b3"]
+        assert await ids("?limit=2") == ["b2", "b3"]
+        assert await ids("?status=done") == ["b0", "b2"]
+        assert await ids("?status=done,stopped&limit=2") == ["b2", "b3"]
+        assert await ids("?status=failed&status=stopped") == ["b1", "b3"]
+        assert await ids("?limit=0", 422) == ["limit"]
+        assert await ids("?limit=x", 422) == ["limit"]
+        assert await ids("?status=sleeping", 422) == ["status"]
+    finally:
+        await _stop(serve)
+
+
+async def test_a_long_transcript_is_replayed_from_its_end(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.serve.manager.MAX_SEGMENTS", 1)
+    bot_id = (await serve.post({"meeting_url": url(stay="0.1")}))["id"]
+    await serve.until_status(bot_id, "done")
+    events = await _sse_events(serve, bot_id)
+    assert [k for k, _ in events] == ["status", "skipped", "segment", "end"]
+    assert events[1][1]["segments"] == 1 and events[2][1]["text"] == "goodbye"
+
+
+async def test_a_client_that_leaves_the_events_stream_is_unsubscribed(serve: Serve,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.serve.api.HEARTBEAT_S", 0.05)
+    bot_id = (await serve.post({"meeting_url": url(hold="1")}))["id"]
+    await serve.until_status(bot_id, "in_call")
+    resp = await serve.client.get(f"/api/v1/bots/{bot_id}/events", headers=AUTH)
+    assert b"event: status" in await resp.content.readuntil(b"\n\n")
+    assert len(serve.manager._subscribers[bot_id]) == 1
+    resp.close()  # the client goes away
+    await until(lambda: not serve.manager._subscribers.get(bot_id), timeout=30)
+    assert (await serve.client.delete(f"/api/v1/bots/{bot_id}", headers=AUTH)).status == 202
+    await serve.until_status(bot_id, "stopped")
+
+
+async def test_a_resolver_that_does_not_answer_is_a_422(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.serve.api.RESOLVE_TIMEOUT_S", 0.1)
+    serve = await _start(tmp_path / "data", webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)))
+    try:
+        data = await serve.post({"meeting_url": url(), "webhook": "https://hang.example.org/hook"}, 422)
+        assert data["field"] == "webhook" and "in time" in data["error"]
+    finally:
+        await _stop(serve)
+

@@ -17,7 +17,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.config import EmailSettings, ServeSettings
-from bot.serve.manager import BotManager, BotRequest, Conflict, Event, NotAccepting, NotFound
+from bot.serve.manager import BotManager, BotRequest, Conflict, Event, NotAccepting, NotFound, StopFailed
+from bot.serve.model import BotStatus
 from bot.serve.policy import MAX_URL_CHARS, HostPolicy, UrlRefused
 from bot.serve.store import BotRecord
 from bot.serve.views import ARTIFACTS, bot_json
@@ -30,6 +31,8 @@ POLICY = web.AppKey("serve_policy", HostPolicy)
 HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 64 * 1024
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+RESOLVE_TIMEOUT_S = 10.0
+MAX_LIST_LIMIT = 10_000
 CONTENT_TYPES = {
     "report.json": "application/json",
     "summary.html": "text/html",
@@ -108,10 +111,15 @@ async def _api_guard(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 async def _create(request: web.Request) -> web.Response:
+    too_large = _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        return too_large
     try:
-        raw = json.loads(await request.content.read(MAX_BODY_BYTES + 1) or b"null")
+        body_bytes = await request.read()  # the whole body, however it arrives (client_max_size caps it)
+    except web.HTTPRequestEntityTooLarge:
+        return too_large
+    try:
+        raw = json.loads(body_bytes or b"null")
     except ValueError:
         return _error(400, "the body is not JSON")
     if not isinstance(raw, dict):
@@ -127,16 +135,22 @@ async def _create(request: web.Request) -> web.Response:
     policy = request.app[POLICY]
     manager = request.app[MANAGER]
     try:
-        await policy.check_meeting_url(body.meeting_url)
+        async with asyncio.timeout(RESOLVE_TIMEOUT_S):  # a resolver that does not answer
+            await policy.check_meeting_url(body.meeting_url)
     except UrlRefused as exc:
         return _error(422, f"meeting_url refused: {exc}", "meeting_url")
+    except TimeoutError:
+        return _error(422, "meeting_url refused: its host could not be resolved in time", "meeting_url")
     if body.webhook is not None:
         if not manager.webhooks_enabled:
             return _error(422, "this server has no webhook.secret to sign status webhooks with", "webhook")
         try:
-            await policy.check_webhook_url(body.webhook)
+            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                await policy.check_webhook_url(body.webhook)
         except UrlRefused as exc:
             return _error(422, f"webhook refused: {exc}", "webhook")
+        except TimeoutError:
+            return _error(422, "webhook refused: its host could not be resolved in time", "webhook")
     request_ = BotRequest(
         meeting_url=body.meeting_url, bot_name=body.bot_name, email=tuple(body.email), webhook=body.webhook,
         backend=body.backend, password=body.password.get_secret_value() if body.password else None,
@@ -157,7 +171,28 @@ def _record(request: web.Request) -> BotRecord:
 
 
 async def _list(request: web.Request) -> web.Response:
-    return web.json_response({"bots": [_view(request, r) for r in request.app[MANAGER].bots()]})
+    """``GET /api/v1/bots[?limit=N][&status=S[,S...]]``: ``{"bots": [...]}``, always oldest first.
+
+    ``status`` (repeatable, or comma-separated) keeps only bots with those statuses; ``limit`` then keeps
+    the newest N of them, still oldest first, so that a page of the latest bots reads like the whole list.
+    """
+    limit: int | None = None
+    if "limit" in request.query:
+        try:
+            limit = int(request.query["limit"])
+        except ValueError:
+            limit = -1
+        if not 0 < limit <= MAX_LIST_LIMIT:
+            return _error(422, f"limit must be a whole number from 1 to {MAX_LIST_LIMIT}", "limit")
+    statuses: frozenset[BotStatus] | None = None
+    names = [n for value in request.query.getall("status", []) for n in value.split(",") if n]
+    if names:
+        try:
+            statuses = frozenset(BotStatus(n) for n in names)
+        except ValueError:
+            return _error(422, f"status must be among {', '.join(str(s) for s in BotStatus)}", "status")
+    bots = request.app[MANAGER].bots(limit=limit, statuses=statuses)
+    return web.json_response({"bots": [_view(request, r) for r in bots]})
 
 
 async def _get(request: web.Request) -> web.Response:
@@ -168,8 +203,10 @@ async def _delete(request: web.Request) -> web.Response:
     record = _record(request)
     try:
         record = await request.app[MANAGER].stop(record.id)
-    except Conflict:
-        return _error(409, f"the bot has ended already ({record.status})")
+    except Conflict as exc:
+        return _error(409, str(exc))
+    except StopFailed as exc:
+        return _error(502, f"the bot could not be asked to leave: {exc}; try again")
     return web.json_response(_view(request, record), status=202)
 
 
@@ -196,14 +233,23 @@ def _sse(event: str, data: Any) -> bytes:
 def _encode(request: web.Request, event: Event) -> bytes:
     if event.record is not None:
         return _sse("status", _view(request, event.record))
+    if event.kind == "skipped":
+        return _sse("skipped", {"segments": event.skipped,
+                                "note": "earlier segments are not replayed; none is lost: the bot's transcript "
+                                        "has them all"})
     return _sse("segment", event.segment)
 
 
 async def _events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: ``status`` (the bot JSON) and ``segment`` (live transcript) events; ``end`` last."""
+    """Server-Sent Events: ``status`` (the bot JSON) and ``segment`` (live transcript) events; ``end`` last.
+
+    A replay of a long meeting starts with ``skipped`` (``{"segments": n}`` earlier segments left out). The
+    ``end`` event is ``{"status", "reason"}``: ``final`` (the bot has ended) or ``server_stopping`` (the
+    bot may still run: connect again to the next server).
+    """
     record = _record(request)
     manager = request.app[MANAGER]
-    past, queue = manager.subscribe(record.id)
+    past, queue = await manager.subscribe(record.id)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
     try:
@@ -218,7 +264,9 @@ async def _events(request: web.Request) -> web.StreamResponse:
             if event is None:
                 break
             await response.write(_encode(request, event))
-        await response.write(_sse("end", {"status": str(manager.get(record.id).status)}))
+        status = manager.get(record.id).status
+        reason = "final" if status.final else "server_stopping"
+        await response.write(_sse("end", {"status": str(status), "reason": reason}))
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client left

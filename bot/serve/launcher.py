@@ -41,7 +41,11 @@ class Launcher(Protocol):
     async def stop(self, ref: str, grace_s: float) -> None:
         """Ask the bot to leave gracefully (SIGTERM, ``docker stop``, Job deletion) and kill it after ``grace_s``.
 
-        Returns at once; ``wait`` sees the end.
+        Returns at once; ``wait`` sees the end. Calling it again for the same unit is harmless.
+
+        Raises:
+            LaunchError: the unit could not be asked to leave (the engine is down, no permission); the server
+                answers the DELETE with 502 and calls ``stop`` again on the next one.
         """
         ...
 

@@ -6,21 +6,33 @@
 - Each running bot is watched: its ``status.json`` is polled (``SESSION_STATES`` gives the API status), new
   ``live.jsonl`` lines become ``segment`` events, and ``launcher.wait`` gives the end. Exit 0 is ``done``,
   exit 4 is ``done`` with a note (a delivery is still pending), anything else ``failed``; a bot stopped through
-  DELETE is ``stopped``.
+  DELETE is ``stopped``, unless its meeting had ended by itself first (its ``end_reason`` says so): then it
+  keeps that outcome. A DELETE whose launcher call fails is answered 502 and may be repeated. When
+  ``status.json`` has no ``end_reason``, ``meeting.json`` gives it.
 - Per-bot status webhook: a request's ``webhook`` is *not* given to the bot (the bot would POST its report
   there too). The server posts, signed per Standard Webhooks with ``webhook.secret``, a ``bot.status`` event on
   every status change and a ``bot.done`` event carrying ``report.json`` (or null) at the end.
 - Restart: queued bots stay queued; running ones are re-attached when their launcher still knows them, take
-  their status file's final word when it has one, and are otherwise failed ("lost: ...").
+  their status file's final word when it has one, and are otherwise failed ("lost: ..."). While the launcher
+  cannot say what runs (an engine that is down), those bots hold their slots and ``running()`` is asked again
+  every ``retry_s``. Records of another launcher than ``serve.launcher`` are left as they are (their detail
+  says so): this server cannot see their units. Status webhooks resume for every bot not yet ended.
+- Bot files are read on worker threads (a stalled volume never freezes the API), each read size-capped; the
+  live transcript kept in memory is the last ``MAX_SEGMENTS`` per bot (``live.jsonl`` keeps them all).
 - Shutdown: no new bots; local bots are asked to leave (they write their notes) and awaited up to
-  ``serve.stop_grace_s``; containers and Jobs keep running and are re-attached by the next server.
+  ``serve.stop_grace_s``; containers and Jobs keep running and are re-attached by the next server. Pending
+  status webhooks get ``hook_grace_s`` to be delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import os
+import secrets
+import stat
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +53,8 @@ from bot.status import BotFiles
 log = structlog.get_logger(__name__)
 
 LOST = "lost: the server restarted while it ran"
+MAX_SEGMENTS = 2000
+MAX_JSON_BYTES = 16 * 1024 * 1024  # report.json carries the whole transcript
 DELIVERY_PENDING = "the notes were written, but an email or webhook delivery is still pending (jitsi-bot deliver)"
 
 
@@ -49,7 +63,11 @@ class NotFound(KeyError):
 
 
 class Conflict(Exception):
-    """The bot has ended already."""
+    """The bot cannot be stopped from here (it has ended, or another launcher runs it); the message says why."""
+
+
+class StopFailed(Exception):
+    """The launcher could not ask the bot to leave; the message says why (a repeated request tries again)."""
 
 
 class NotAccepting(Exception):
@@ -58,11 +76,16 @@ class NotAccepting(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One item of a bot's events stream: ``status`` (data: the record), ``segment`` (a live.jsonl line)."""
+    """One item of a bot's events stream.
+
+    ``status`` (``record``), ``segment`` (a live.jsonl line), or ``skipped``: ``skipped`` earlier segments are
+    not replayed from memory (they are all in the bot's files).
+    """
 
     kind: str
     record: BotRecord | None = None
     segment: dict[str, Any] | None = None
+    skipped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +105,8 @@ class BotManager:
     """Queues, launches, watches and stops bots; the single owner of every bot record while the server runs."""
 
     def __init__(self, settings: ServeSettings, store: Store, launcher: Launcher, *,
-                 webhook: WebhookSettings | None = None, poll_s: float = 0.5) -> None:
+                 webhook: WebhookSettings | None = None, poll_s: float = 0.5, retry_s: float = 5.0,
+                 hook_grace_s: float = 10.0) -> None:
         """Prepare the manager (``start`` loads the records).
 
         Args:
@@ -91,19 +115,29 @@ class BotManager:
             launcher: starts and stops the bots.
             webhook: the ``[webhook]`` settings (their secret signs status webhooks).
             poll_s: how often a running bot's files are read.
+            retry_s: how often ``launcher.running()`` is asked again after it failed at start.
+            hook_grace_s: how long ``aclose`` waits for pending status webhooks.
         """
         self._settings = settings
         self._store = store
         self._launcher = launcher
         self._webhook_settings = webhook
         self._poll_s = poll_s
+        self._retry_s = retry_s
+        self._hook_grace_s = hook_grace_s
         self.bots_dir = settings.data_dir / "bots"
         self._records: dict[str, BotRecord] = {}
         self._queue: deque[str] = deque()
         self._watchers: dict[str, asyncio.Task[None]] = {}
-        self._segments: dict[str, list[dict[str, Any]]] = {}
+        self._segments: dict[str, deque[dict[str, Any]]] = {}
+        self._seen: dict[str, int] = {}  # segments read per bot, kept or not
+        self._unattached: set[str] = set()  # running before the restart; the launcher could not say yet
+        self._stop_failed: set[str] = set()
         self._subscribers: dict[str, set[asyncio.Queue[Event | None]]] = {}
         self._hooks: dict[str, asyncio.Queue[tuple[str, dict[str, Any]] | None]] = {}
+        self._hook_tasks: set[asyncio.Task[None]] = set()
+        self._hook_seq = itertools.count(1)
+        self._epoch = secrets.token_hex(4)  # webhook ids of this server's run never repeat a former run's
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
@@ -134,33 +168,64 @@ class BotManager:
         if self.webhooks_enabled:
             assert self._webhook_settings is not None
             self._sender = WebhookSender(self._webhook_settings.model_copy(update={"url": None}))
-        running: dict[str, str] | None
-        try:
-            running = await self._launcher.running()
-        except Exception as exc:  # an engine that is down now must not keep the server from listing bots
-            log.warning("serve.running_unknown", launcher=self._launcher.name, error=type(exc).__name__)
-            running = None
+        running = await self._running()
         for record in await self._store.all():
             self._records[record.id] = record
+            if record.status.final:
+                continue
+            if record.launcher != self._launcher.name:
+                # Its unit is invisible to this launcher: resuming would mark a running bot lost.
+                self._records[record.id] = record.but(
+                    detail=f"left as it was: started by the {record.launcher} launcher, this server runs "
+                           f"{self._launcher.name}")
+                log.warning("serve.other_launcher", bot=record.id, launcher=record.launcher)
+                continue
+            if record.webhook:
+                self._start_hook(record.id)
             if record.status is BotStatus.QUEUED:
                 self._queue.append(record.id)
-            elif not record.status.final:
-                if running is None:  # not knowing is not losing: left as they were until the next start
-                    log.warning("serve.not_reattached", bot=record.id)
-                    continue
+            elif running is None:  # not knowing is not losing: it holds its slot until the launcher answers
+                log.warning("serve.not_reattached", bot=record.id)
+                self._unattached.add(record.id)
+            else:
                 await self._resume(record, running.get(record.id))
-        log.info("serve.loaded", bots=len(self._records), queued=len(self._queue), running=len(self._watchers))
+        log.info("serve.loaded", bots=len(self._records), queued=len(self._queue), running=len(self._watchers),
+                 unattached=len(self._unattached))
+        if self._unattached:
+            self._own(asyncio.create_task(self._reattach(), name="serve.reattach"))
         self._scheduler = asyncio.create_task(self._schedule(), name="serve.scheduler")
         self.kick()
 
+    async def _running(self) -> dict[str, str] | None:
+        try:
+            return await self._launcher.running()
+        except Exception as exc:  # an engine that is down now must not keep the server from listing bots
+            log.warning("serve.running_unknown", launcher=self._launcher.name, error=type(exc).__name__)
+            return None
+
+    async def _reattach(self) -> None:
+        """Ask the launcher what runs until it answers, then resume the bots that waited for that."""
+        while True:
+            running = await self._running()
+            if running is not None:
+                break
+            await asyncio.sleep(self._retry_s)
+        for bot_id in sorted(self._unattached, key=lambda i: self._records[i].seq or 0):
+            try:
+                await self._resume(self._records[bot_id], running.get(bot_id))
+            except Exception:
+                log.exception("serve.resume_error", bot=bot_id)
+            finally:
+                self._unattached.discard(bot_id)
+        self.kick()
+
     async def _resume(self, record: BotRecord, ref: str | None) -> None:
-        if record.webhook:
-            self._start_hook(record.id)
         if ref is not None:
-            record = await self._update(record.id, ref=ref)
+            self._records[record.id] = record = record.but(ref=ref)
             self._watch(record)
+            await self._persist(record.id)
             return
-        status = BotFiles(self.out_dir(record.id)).status() or {}
+        status = await asyncio.to_thread(BotFiles(self.out_dir(record.id)).status) or {}
         if status.get("state") in ("done", "failed"):
             await self._finish(record.id, Exited(None), status)
         else:
@@ -175,9 +240,12 @@ class BotManager:
         if self._launcher.name == "local" and self._watchers:
             for bot_id in list(self._watchers):
                 record = self._records[bot_id]
-                await self._update(bot_id, stop_requested=True, detail="the server shut down")
+                try:
+                    await self._update(bot_id, stop_requested=True, detail="the server shut down")
+                except Exception:  # the store failed: the bot is still asked to leave
+                    log.exception("serve.store_error", bot=bot_id)
                 if record.ref is not None:
-                    await self._launcher.stop(record.ref, self._settings.stop_grace_s)
+                    await self._stop_unit(bot_id, record.ref)
             await asyncio.wait(list(self._watchers.values()), timeout=self._settings.stop_grace_s + 5)
         for task in list(self._watchers.values()):
             task.cancel()
@@ -187,20 +255,37 @@ class BotManager:
                 q.put_nowait(None)
 
     async def aclose(self) -> None:
-        """Cancel whatever is left (webhook deliveries too) and close the webhook client."""
+        """Give pending status webhooks ``hook_grace_s``, then cancel whatever is left and close the client."""
         if self._scheduler is not None:
             self._scheduler.cancel()
             await asyncio.gather(self._scheduler, return_exceptions=True)
         for task in list(self._watchers.values()) + list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._watchers.values(), *self._tasks, return_exceptions=True)
+        for bot_id in list(self._hooks):
+            self._end_hook(bot_id)  # each delivery task ends once its queue is empty
+        if self._hook_tasks:
+            await asyncio.wait(list(self._hook_tasks), timeout=self._hook_grace_s)
+        for task in list(self._hook_tasks):
+            task.cancel()
+        await asyncio.gather(*self._hook_tasks, return_exceptions=True)
         if self._sender is not None:
             await self._sender.aclose()
 
     # ------------------------------------------------------------------ requests
-    def bots(self) -> list[BotRecord]:
-        """Every bot, oldest first."""
-        return sorted(self._records.values(), key=lambda r: r.seq or 0)
+    def bots(self, *, limit: int | None = None, statuses: frozenset[BotStatus] | None = None) -> list[BotRecord]:
+        """The bots, oldest first (the queue order).
+
+        Args:
+            limit: only the newest ``limit`` of them (still oldest first).
+            statuses: only bots with one of these statuses (applied before ``limit``).
+        """
+        out = sorted(self._records.values(), key=lambda r: r.seq or 0)
+        if statuses is not None:
+            out = [r for r in out if r.status in statuses]
+        if limit is not None:
+            out = out[-limit:] if limit > 0 else []
+        return out
 
     def get(self, bot_id: str) -> BotRecord:
         """One bot.
@@ -238,38 +323,70 @@ class BotManager:
     async def stop(self, bot_id: str) -> BotRecord:
         """Stop a bot: a queued one never starts, a running one is asked to leave (its notes are written).
 
+        A bot already finalizing after its meeting ended is left to finish (it stays ``done``). A request
+        whose launcher call failed may be repeated: it asks again.
+
         Raises:
             NotFound: no such bot.
-            Conflict: it has ended already.
+            Conflict: it has ended already, or another launcher runs it.
+            StopFailed: the launcher could not ask it to leave.
         """
         record = self.get(bot_id)
         if record.status.final:
-            raise Conflict(bot_id)
+            raise Conflict(f"the bot has ended already ({record.status})")
+        if record.launcher != self._launcher.name:
+            raise Conflict(f"the bot was started by the {record.launcher} launcher; this server runs "
+                           f"{self._launcher.name}")
         if record.status is BotStatus.QUEUED:
             with contextlib.suppress(ValueError):
                 self._queue.remove(bot_id)
             await self._settle(bot_id, BotStatus.STOPPED, detail="stopped before it started", stop_requested=True)
             return self._records[bot_id]
+        if record.status is BotStatus.FINALIZING and not record.stop_requested:
+            return record  # it is leaving on its own: its notes are being written
         if not record.stop_requested:
             record = await self._update(bot_id, stop_requested=True, detail="stopped through the API")
             log.info("serve.stop", bot=bot_id)
-            if record.ref is not None:  # else the launch under way sees stop_requested when it returns
-                await self._launcher.stop(record.ref, self._settings.stop_grace_s)
+        elif bot_id not in self._stop_failed:
+            return record
+        if record.ref is not None:  # else the launch under way sees stop_requested when it returns
+            problem = await self._stop_unit(bot_id, record.ref)
+            if problem is not None:
+                raise StopFailed(problem)
         return self._records[bot_id]
 
-    def subscribe(self, bot_id: str) -> tuple[list[Event], asyncio.Queue[Event | None]]:
-        """The bot's events so far (its status, then every segment) and a queue of those to come.
+    async def _stop_unit(self, bot_id: str, ref: str) -> str | None:
+        """Ask the launcher to stop the unit; the problem (logged, remembered for a retry), or None."""
+        try:
+            await self._launcher.stop(ref, self._settings.stop_grace_s)
+        except Exception as exc:
+            problem = str(exc) if isinstance(exc, LaunchError) else f"the launcher failed ({type(exc).__name__})"
+            log.warning("serve.stop_failed", bot=bot_id, error=problem)
+            self._stop_failed.add(bot_id)
+            return problem
+        self._stop_failed.discard(bot_id)
+        return None
 
-        The queue yields None when the bot has ended (or the server stops); call ``unsubscribe`` when done.
+    async def subscribe(self, bot_id: str) -> tuple[list[Event], asyncio.Queue[Event | None]]:
+        """The bot's events so far (its status, then its segments) and a queue of those to come.
+
+        At most the last ``MAX_SEGMENTS`` segments are replayed; when there were more, a ``skipped`` event
+        says how many came before (``live.jsonl`` and the transcript keep them all). The queue yields None
+        when the bot has ended (or the server stops); call ``unsubscribe`` when done.
 
         Raises:
             NotFound: no such bot.
         """
         record = self.get(bot_id)
-        segments = self._segments.get(bot_id)
-        if segments is None:
-            segments = BotFiles(self.out_dir(bot_id)).live_since(0)[0]
-        past = [Event("status", record=record)] + [Event("segment", segment=s) for s in segments]
+        if record.status.final:  # its segments are no longer in memory: from its file
+            segments, seen = await asyncio.to_thread(_last_segments, BotFiles(self.out_dir(bot_id)))
+        else:  # no await from here on, so that no event falls between the replay and the queue
+            kept = self._segments.get(bot_id, ())
+            segments, seen = list(kept), self._seen.get(bot_id, len(kept))
+        past = [Event("status", record=record)]
+        if seen > len(segments):
+            past.append(Event("skipped", skipped=seen - len(segments)))
+        past += [Event("segment", segment=s) for s in segments]
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
         if record.status.final:
             queue.put_nowait(None)
@@ -295,8 +412,8 @@ class BotManager:
 
     @property
     def running_count(self) -> int:
-        """Bots launched and not yet ended."""
-        return len(self._watchers)
+        """Bots launched and not yet ended (those not yet re-attached after a restart too)."""
+        return len(self._watchers) + len(self._unattached)
 
     # ------------------------------------------------------------------ the queue
     def kick(self) -> None:
@@ -308,7 +425,7 @@ class BotManager:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self.accepting and self._queue and len(self._watchers) < self._settings.max_concurrent:
+            while self.accepting and self._queue and self.running_count < self._settings.max_concurrent:
                 bot_id = self._queue.popleft()
                 try:
                     await self._launch(bot_id)
@@ -333,14 +450,22 @@ class BotManager:
             log.warning("serve.launch_failed", bot=bot_id, error=detail)
             await self._settle(bot_id, BotStatus.FAILED, detail=detail, end_reason="launch_failed")
             return
-        record = await self._update(bot_id, ref=ref, password=None)
+        # Tracked before it is stored: a store that fails now must not leave a running bot uncounted.
+        self._records[bot_id] = record = self._records[bot_id].but(ref=ref, password=None)
         log.info("serve.launched", bot=bot_id, ref=ref, running=len(self._watchers) + 1)
         self._watch(record)
+        await self._persist(bot_id)
         if record.stop_requested:
-            await self._launcher.stop(ref, self._settings.stop_grace_s)
+            await self._stop_unit(bot_id, ref)
+
+    async def _persist(self, bot_id: str) -> None:
+        try:
+            await self._store.save(self._records[bot_id])
+        except Exception:  # the next change of this bot writes the whole record again
+            log.exception("serve.store_error", bot=bot_id)
 
     def _watch(self, record: BotRecord) -> None:
-        self._segments.setdefault(record.id, [])
+        self._segments.setdefault(record.id, deque(maxlen=MAX_SEGMENTS))
         self._watchers[record.id] = asyncio.create_task(self._watching(record), name=f"serve.watch.{record.id}")
 
     async def _watching(self, record: BotRecord) -> None:
@@ -350,25 +475,30 @@ class BotManager:
         offset = 0
         try:
             while True:
-                offset = await self._observe(record.id, files, offset)
-                if waiter.done():
-                    break
-                await asyncio.wait({waiter}, timeout=self._poll_s)
-            try:
-                exited = waiter.result()
-            except Exception as exc:
-                exited = Exited(None, f"the launcher lost the bot ({type(exc).__name__})")
-            await self._observe(record.id, files, offset)
-            await self._finish(record.id, exited, files.status() or {})
+                try:
+                    offset = await self._observe(record.id, files, offset)
+                    if waiter.done():
+                        try:
+                            exited = waiter.result()
+                        except Exception as exc:
+                            exited = Exited(None, f"the launcher lost the bot ({type(exc).__name__})")
+                        offset = await self._observe(record.id, files, offset)
+                        status = await asyncio.to_thread(files.status) or {}
+                        await self._finish(record.id, exited, status)
+                        return
+                    await asyncio.wait({waiter}, timeout=self._poll_s)
+                except Exception:  # a store or file failure: the bot is still watched, and tried again
+                    log.exception("serve.watch_error", bot=record.id)
+                    await asyncio.sleep(self._poll_s)
         finally:
             waiter.cancel()
             with contextlib.suppress(BaseException):
                 await waiter
             self._watchers.pop(record.id, None)
-        self.kick()
+            self.kick()
 
     async def _observe(self, bot_id: str, files: BotFiles, offset: int) -> int:
-        status = files.status()
+        status, segments, new_offset = await asyncio.to_thread(_poll, files, offset)
         if status is not None:
             record = self._records[bot_id]
             mapped = SESSION_STATES.get(str(status.get("state")))
@@ -383,17 +513,22 @@ class BotManager:
                 changes["participants"] = participants
             if changes:
                 await self._update(bot_id, **changes)
-        segments, offset = files.live_since(offset)
+        kept = self._segments.setdefault(bot_id, deque(maxlen=MAX_SEGMENTS))
         for segment in segments:
-            self._segments.setdefault(bot_id, []).append(segment)
+            kept.append(segment)
             self._publish(bot_id, Event("segment", segment=segment))
-        return offset
+        self._seen[bot_id] = self._seen.get(bot_id, 0) + len(segments)
+        return new_offset
 
     async def _finish(self, bot_id: str, exited: Exited, status: dict[str, Any], *, lost: bool = False) -> None:
         record = self._records[bot_id]
         code = exited.exit_code if exited.exit_code is not None else status.get("exit_code")
         code = code if isinstance(code, int) else None
         end_reason = status.get("end_reason") if isinstance(status.get("end_reason"), str) else None
+        if end_reason is None:  # meeting.json, written at the end, says it too
+            meeting = await asyncio.to_thread(read_json, self.out_dir(bot_id) / "meeting.json")
+            if isinstance(meeting, dict) and isinstance(meeting.get("end_reason"), str):
+                end_reason = meeting["end_reason"]
         participants = status.get("participants")
         extra: dict[str, Any] = {"exit_code": code, "end_reason": end_reason}
         if isinstance(participants, int):
@@ -401,7 +536,7 @@ class BotManager:
         detail: str | None
         if lost:
             final, detail = BotStatus.FAILED, LOST
-        elif record.stop_requested:
+        elif record.stop_requested and end_reason in (None, "stopped"):  # else it ended on its own first
             final, detail = BotStatus.STOPPED, record.detail
         elif code == 0 or (code is None and status.get("state") == "done"):
             final, detail = BotStatus.DONE, None
@@ -419,8 +554,10 @@ class BotManager:
         for queue in self._subscribers.pop(bot_id, set()):
             queue.put_nowait(None)
         self._segments.pop(bot_id, None)
+        self._seen.pop(bot_id, None)
+        self._stop_failed.discard(bot_id)
         if record.webhook:
-            report = _read_json(self.out_dir(bot_id) / "report.json")
+            report = await asyncio.to_thread(read_json, self.out_dir(bot_id) / "report.json")
             self._hook(bot_id, "bot.done", record, report=report)
             self._end_hook(bot_id)
 
@@ -447,13 +584,17 @@ class BotManager:
             return
         queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
         self._hooks[bot_id] = queue
-        self._own(asyncio.create_task(self._deliver_hooks(bot_id, queue), name=f"serve.hook.{bot_id}"))
+        task = asyncio.create_task(self._deliver_hooks(bot_id, queue), name=f"serve.hook.{bot_id}")
+        self._hook_tasks.add(task)
+        task.add_done_callback(self._hook_tasks.discard)
 
     def _hook(self, bot_id: str, kind: str, record: BotRecord, **extra: Any) -> None:
         queue = self._hooks.get(bot_id)
         if queue is not None:
             data = bot_json(record, self._settings.public_url) | extra
-            queue.put_nowait((kind, data))
+            # Unique per event: a bot that returns to a status (lobby, in_call, lobby) is not a duplicate.
+            event_id = f"{bot_id}/{self._epoch}/{next(self._hook_seq)}/{kind}/{data['status']}"
+            queue.put_nowait((event_id, {"type": kind, "data": data}))
 
     def _end_hook(self, bot_id: str) -> None:
         queue = self._hooks.pop(bot_id, None)
@@ -464,18 +605,21 @@ class BotManager:
         """POST this bot's events in order; one that cannot be delivered is logged and dropped."""
         assert self._sender is not None
         while (item := await queue.get()) is not None:
-            kind, data = item
+            event_id, event = item
             url = self._records[bot_id].webhook
             if not url:
                 continue
-            msg_id = webhook_id(f"{bot_id}/{kind}/{data['status']}", url)
-            body = json.dumps({"type": kind, "timestamp": utc_now(), "data": data}, ensure_ascii=False,
-                              separators=(",", ":")).encode("utf-8")
+            msg_id = webhook_id(event_id, url)
+            body = json.dumps({"type": event["type"], "timestamp": utc_now(), "data": event["data"]},
+                              ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             try:
                 await self._sender.send(msg_id, body, url=url)
             except DeliveryError as exc:
-                log.warning("serve.webhook_failed", bot=bot_id, kind=kind, target=public_target(url, path=False),
-                            error=str(exc))
+                log.warning("serve.webhook_failed", bot=bot_id, kind=event["type"],
+                            target=public_target(url, path=False), error=str(exc))
+            except Exception:  # one broken delivery must not silence the bot's later events
+                log.exception("serve.webhook_error", bot=bot_id, kind=event["type"],
+                              target=public_target(url, path=False))
 
     def _own(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)
@@ -486,8 +630,47 @@ def _secret(value: str | None) -> SecretStr | None:
     return SecretStr(value) if value is not None else None
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A bot-written JSON file, or None: not followed through a symlink, only a regular file, size-capped.
+
+    Blocking: call it on a worker thread.
+    """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(max_bytes + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _poll(files: BotFiles, offset: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
+    """One poll of a running bot's files (on a worker thread): its status, new segments, the next offset."""
+    segments, offset = files.live_since(offset)
+    return files.status(), segments, offset
+
+
+def _last_segments(files: BotFiles) -> tuple[list[dict[str, Any]], int]:
+    """The last ``MAX_SEGMENTS`` segments of an ended bot, and how many it wrote (on a worker thread)."""
+    kept: deque[dict[str, Any]] = deque(maxlen=MAX_SEGMENTS)
+    seen, offset = 0, 0
+    while True:
+        segments, after = files.live_since(offset)
+        kept.extend(segments)
+        seen += len(segments)
+        if after == offset:
+            return list(kept), seen
+        offset = after

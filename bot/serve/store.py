@@ -2,7 +2,11 @@
 
 The file holds full meeting URLs (a ``?jwt=`` is a credential) and meeting passwords, which a restarted server
 needs to launch the bots still queued; so it is created with mode 0600 (SQLite gives its journal the same
-mode). A password is cleared once its bot has been launched.
+mode) and with ``secure_delete`` on, so that overwritten values are zeroed in the file. A password is cleared
+once its bot has been launched; the webhook URL is kept (a restarted server still posts ``bot.done`` to it).
+
+Every statement runs on one dedicated thread, so a slow DNS lookup on the default executor never delays a
+status write, and a cancelled caller never leaves a statement running while the next one starts.
 """
 
 from __future__ import annotations
@@ -12,15 +16,19 @@ import json
 import os
 import secrets
 import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.serve.model import BotStatus
 
 DB_FILE = "bots.sqlite3"
 SCHEMA_VERSION = 1
+
+_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE bots (
@@ -63,7 +71,7 @@ class BotRecord:
     """One bot as stored: the request that made it and what became of it."""
 
     id: str
-    meeting_url: str  # the whole URL: never shown or logged as is (bot.outcome.safe_url)
+    meeting_url: str = field(repr=False)  # the whole URL (a ?jwt= is a credential): never shown as is
     launcher: str
     status: BotStatus = BotStatus.QUEUED
     bot_name: str | None = None
@@ -108,18 +116,25 @@ def _record(row: sqlite3.Row) -> BotRecord:
 
 
 class Store:
-    """Bot records in SQLite; every call runs in a worker thread, one at a time."""
+    """Bot records in SQLite; every call runs on the store's own thread, one at a time."""
 
     def __init__(self, data_dir: Path) -> None:
         """Args: the server's data folder (created, mode 0700, if missing)."""
         self.path = data_dir / DB_FILE
         self._data_dir = data_dir
         self._conn: sqlite3.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def _call(self, fn: Callable[[], _T]) -> _T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serve-store")
+        future = asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        # A cancelled caller stops waiting; the statement still completes on the thread, before the next one.
+        return await asyncio.shield(future)
 
     async def open(self) -> None:
         """Create or open the database and bring its schema up to date."""
-        await asyncio.to_thread(self._open)
+        await self._call(self._open)
 
     def _open(self) -> None:
         self._data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -127,6 +142,7 @@ class Store:
         os.chmod(self.path, 0o600)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA secure_delete = ON")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             conn.close()
@@ -140,18 +156,25 @@ class Store:
         self._conn = conn
 
     async def close(self) -> None:
-        """Close the database."""
-        async with self._lock:
-            if self._conn is not None:
-                await asyncio.to_thread(self._conn.close)
-                self._conn = None
+        """Close the database and its thread."""
+        if self._executor is None:
+            return
+        await self._call(self._close)
+        self._executor.shutdown(wait=False)
+        self._executor = None
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     async def _run(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
-        async with self._lock:
-            conn = self._conn
-            if conn is None:
+        def run() -> list[sqlite3.Row]:
+            if self._conn is None:
                 raise RuntimeError("the store is not open")
-            return await asyncio.to_thread(lambda: conn.execute(sql, params).fetchall())
+            return self._conn.execute(sql, params).fetchall()
+
+        return await self._call(run)
 
     async def insert(self, record: BotRecord) -> BotRecord:
         """Add a new bot; returns it with its queue position (``seq``)."""

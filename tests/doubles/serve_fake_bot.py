@@ -2,7 +2,8 @@
 
 Run as ``python serve_fake_bot.py -m bot join URL --out DIR [...]`` (the local launcher's command line with this
 script as the interpreter's first argument). The URL's query says what to do: ``hold=1`` stays in the call until
-SIGTERM; ``code=N`` exits with N; ``stay=S`` seconds in the call (default 0.3). Every start and end is appended
+SIGTERM; ``release=1`` stays until a file ``release`` appears in its folder (or SIGTERM); ``code=N`` exits
+with N; ``stay=S`` seconds in the call (default 0.3). Every start and end is appended
 to ``<DIR>/../../fake-bots.log`` as ``<monotonic time> start|end <bot id>`` (CLOCK_MONOTONIC is system-wide).
 """
 
@@ -43,7 +44,9 @@ def main() -> int:
     writer.update(state="in_call", participants=2)
     writer.segment(start_s=0.0, end_s=1.5, participant_id="p1", name="Alice", text="hello from the fake room")
     deadline = time.monotonic() + float(query.get("stay", "0.3"))
-    while not stopped and (query.get("hold") == "1" or time.monotonic() < deadline):
+    release = out / "release" if query.get("release") == "1" else None
+    while not stopped and (query.get("hold") == "1" or time.monotonic() < deadline
+                           or (release is not None and not release.exists())):
         time.sleep(0.05)
     writer.segment(start_s=2.0, end_s=3.0, participant_id="p2", name="Bob", text="goodbye")
     writer.update(state="finalizing", participants=0)

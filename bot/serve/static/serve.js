@@ -5,7 +5,8 @@
 const TOKEN_KEY = "jitsi-notetaker.token";
 const FINAL = new Set(["done", "failed", "stopped"]);
 const $ = (id) => document.getElementById(id);
-let watching = null; // {id, abort}
+const LIST_LIMIT = 200; // the newest bots; the API has them all
+let watching = null; // {id, abort, final}
 let listTimer = null;
 
 function token() { return localStorage.getItem(TOKEN_KEY); }
@@ -85,7 +86,7 @@ async function invite(event) {
 
 async function refresh() {
   try {
-    const response = await api("/api/v1/bots");
+    const response = await api("/api/v1/bots?limit=" + LIST_LIMIT);
     if (!response.ok) { $("list-error").textContent = "Listing bots failed: " + response.status; return; }
     const answer = await response.json();
     render(Array.isArray(answer) ? answer : answer.bots || []);
@@ -159,33 +160,51 @@ function setWatchStatus(bot) {
 }
 
 // The events stream is Server-Sent Events read with fetch(), because EventSource cannot send the token.
+// A stream that breaks before the bot has ended is opened again (after 1, 2, 4 ... up to 30 s); each opening
+// replays the bot's transcript, so the list is drawn afresh.
 async function watch(bot) {
   if (watching) watching.abort.abort();
   const abort = new AbortController();
-  watching = { id: bot.id, abort };
+  const current = { id: bot.id, abort, final: FINAL.has(bot.status) };
+  watching = current;
   $("watch").hidden = false;
   $("watch-title").textContent = bot.meeting_url;
   $("live").replaceChildren();
   setWatchStatus(bot);
-  try {
-    const response = await api("/api/v1/bots/" + encodeURIComponent(bot.id) + "/events", { signal: abort.signal });
-    if (!response.ok) return;
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        handle(buffer.slice(0, cut));
-        buffer = buffer.slice(cut + 2);
+  let delay = 1000;
+  for (;;) {
+    let opened = false;
+    try {
+      const response = await api("/api/v1/bots/" + encodeURIComponent(bot.id) + "/events", { signal: abort.signal });
+      if (response.status === 404) return;
+      if (response.ok) {
+        opened = true;
+        $("live").replaceChildren();
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let cut;
+          while ((cut = buffer.indexOf("\n\n")) >= 0) {
+            handle(buffer.slice(0, cut), current);
+            buffer = buffer.slice(cut + 2);
+          }
+        }
       }
+    } catch (e) {
+      if (e.message === "unauthorized") return; /* else the stream broke, or the server went away */
     }
-  } catch (e) { /* aborted, or the server went away */ }
+    if (abort.signal.aborted || current.final || watching !== current) return;
+    if (opened) delay = 1000;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 30000);
+    if (abort.signal.aborted || watching !== current) return;
+  }
 }
 
-function handle(block) {
+function handle(block, current) {
   let event = "message"; const data = [];
   for (const line of block.split("\n")) {
     if (line.startsWith("event:")) event = line.slice(6).trim();
@@ -195,7 +214,9 @@ function handle(block) {
   let payload;
   try { payload = JSON.parse(data.join("\n")); } catch (e) { return; }
   if (event === "segment") addSegment(payload);
-  else if (event === "status") { setWatchStatus(payload); refresh(); }
+  else if (event === "status") { setWatchStatus(payload); refresh(); if (FINAL.has(payload.status)) current.final = true; }
+  else if (event === "skipped") $("live").append(el("li", payload.segments + " earlier lines are not shown.", "muted"));
+  else if (event === "end" && payload.reason === "final") current.final = true;
 }
 
 document.addEventListener("DOMContentLoaded", () => {
