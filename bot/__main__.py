@@ -199,6 +199,7 @@ async def _deliver(settings: Settings, meeting_dir: Path, *, retry_failed: bool 
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
+    from bot.serve.launcher import LaunchError
     from bot.serve.server import serve
     from bot.serve.web import setup_web
 
@@ -217,6 +218,9 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
     try:
         asyncio.run(serve(settings, host, port, setups=(setup_web,), ready=ready))
+    except LaunchError as exc:  # the launcher cannot be made (its library is missing)
+        print(f"jitsi-bot: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     except OSError as exc:  # the port is taken, the address is not ours
         print(f"jitsi-bot: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT

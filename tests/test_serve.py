@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from bot.config import ServeSettings, WebhookSettings
 from bot.delivery.webhook import verify
@@ -159,14 +160,17 @@ def _settings(data_dir: Path, **over: Any) -> ServeSettings:
 
 
 async def _start(data_dir: Path, *, webhook: WebhookSettings | None = None, store: Store | None = None,
-                 launcher_class: type[LocalLauncher] = LocalLauncher, **over: Any) -> Serve:
+                 launcher_class: type[LocalLauncher] = LocalLauncher, send_policy: HostPolicy | None = None,
+                 **over: Any) -> Serve:
     settings = _settings(data_dir, **over)
     store = store or Store(data_dir)
     await store.open()
     launcher = launcher_class(data_dir / "bots", interpreter=(sys.executable, str(FAKE_BOT)))
-    manager = BotManager(settings, store, launcher, webhook=webhook, poll_s=0.05, retry_s=0.1)
+    policy = HostPolicy(settings.allowed_hosts, resolve=fake_resolve)
+    manager = BotManager(settings, store, launcher, webhook=webhook, policy=send_policy or policy, poll_s=0.05,
+                         retry_s=0.1)
     await manager.start()
-    app = create_app(settings, manager=manager, policy=HostPolicy(settings.allowed_hosts, resolve=fake_resolve))
+    app = create_app(settings, manager=manager, policy=policy)
     client = TestClient(TestServer(app))
     await client.start_server()
     return Serve(client, manager, store, data_dir)
@@ -389,6 +393,39 @@ async def test_status_webhook_is_signed_ordered_and_ends_with_the_report(tmp_pat
     assert statuses[0] == "queued" and "in_call" in statuses and statuses[-1] == "done"
     assert payloads[-1]["data"]["id"] == bot_id
     assert payloads[-1]["data"]["report"]["meeting"]["end_reason"] == "room_empty"
+
+
+async def test_a_webhook_refused_at_send_time_is_not_posted(tmp_path: Path) -> None:
+    # Accepted when the bot was requested; by the time its events are sent the address may no longer be
+    # (a name re-pointed at a private address): the manager checks again with its own policy, here one that
+    # lists nothing, so loopback is refused.
+    received: list[bytes] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    async with TestServer(app, host="127.0.0.1") as receiver:
+        serve = await _start(tmp_path / "data", webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)),
+                             send_policy=HostPolicy([]))
+        try:
+            with capture_logs() as logs:
+                bot_id = (await serve.post({"meeting_url": url(),
+                                            "webhook": f"http://127.0.0.1:{receiver.port}/hook"}))["id"]
+                await serve.until_status(bot_id, "done")
+                await until(lambda: any("webhook" in str(e.get("event")) for e in logs if e["log_level"] != "info"),
+                            timeout=30)
+        finally:
+            await _stop(serve)
+    assert received == []
+
+
+async def test_the_bot_gets_the_canonical_meeting_url(serve: Serve) -> None:
+    bot_id = (await serve.post({"meeting_url": "HTTP://127.0.0.1:80/Room?x=1#config.a=b"}))["id"]
+    assert serve.manager.get(bot_id).meeting_url == "http://127.0.0.1/Room?x=1#config.a=b"
+    assert (await serve.get(bot_id))["meeting_url"] == "http://127.0.0.1/Room"
 
 
 async def test_post_after_shutdown_is_503(serve: Serve) -> None:

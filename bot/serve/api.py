@@ -136,23 +136,24 @@ async def _create(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT_S):  # a resolver that does not answer
-            await policy.check_meeting_url(body.meeting_url)
+            meeting_url = await policy.check_meeting_url(body.meeting_url)
     except UrlRefused as exc:
         return _error(422, f"meeting_url refused: {exc}", "meeting_url")
     except TimeoutError:
         return _error(422, "meeting_url refused: its host could not be resolved in time", "meeting_url")
+    webhook = None
     if body.webhook is not None:
         if not manager.webhooks_enabled:
             return _error(422, "this server has no webhook.secret to sign status webhooks with", "webhook")
         try:
             async with asyncio.timeout(RESOLVE_TIMEOUT_S):
-                await policy.check_webhook_url(body.webhook)
+                webhook = await policy.check_webhook_url(body.webhook)
         except UrlRefused as exc:
             return _error(422, f"webhook refused: {exc}", "webhook")
         except TimeoutError:
             return _error(422, "webhook refused: its host could not be resolved in time", "webhook")
     request_ = BotRequest(
-        meeting_url=body.meeting_url, bot_name=body.bot_name, email=tuple(body.email), webhook=body.webhook,
+        meeting_url=meeting_url, bot_name=body.bot_name, email=tuple(body.email), webhook=webhook,
         backend=body.backend, password=body.password.get_secret_value() if body.password else None,
         max_duration_s=body.max_duration_s)
     try:

@@ -30,9 +30,7 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import secrets
-import stat
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +44,7 @@ from bot.delivery.errors import DeliveryError
 from bot.delivery.webhook import WebhookSender, public_target, webhook_id
 from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, Launcher, LaunchError
 from bot.serve.model import SESSION_STATES, BotStatus, Exited, LaunchSpec
+from bot.serve.policy import HostPolicy, PublicOnlyResolver
 from bot.serve.store import BotRecord, Store, new_bot_id, utc_now
 from bot.serve.views import bot_json
 from bot.status import BotFiles
@@ -54,7 +53,6 @@ log = structlog.get_logger(__name__)
 
 LOST = "lost: the server restarted while it ran"
 MAX_SEGMENTS = 2000
-MAX_JSON_BYTES = 16 * 1024 * 1024  # report.json carries the whole transcript
 DELIVERY_PENDING = "the notes were written, but an email or webhook delivery is still pending (jitsi-bot deliver)"
 
 
@@ -105,8 +103,8 @@ class BotManager:
     """Queues, launches, watches and stops bots; the single owner of every bot record while the server runs."""
 
     def __init__(self, settings: ServeSettings, store: Store, launcher: Launcher, *,
-                 webhook: WebhookSettings | None = None, poll_s: float = 0.5, retry_s: float = 5.0,
-                 hook_grace_s: float = 10.0) -> None:
+                 webhook: WebhookSettings | None = None, policy: HostPolicy | None = None, poll_s: float = 0.5,
+                 retry_s: float = 5.0, hook_grace_s: float = 10.0) -> None:
         """Prepare the manager (``start`` loads the records).
 
         Args:
@@ -114,6 +112,8 @@ class BotManager:
             store: the open store.
             launcher: starts and stops the bots.
             webhook: the ``[webhook]`` settings (their secret signs status webhooks).
+            policy: checks each status webhook's address again as it is sent (a name re-pointed at a private
+                address since the POST is refused); None: no check at send time.
             poll_s: how often a running bot's files are read.
             retry_s: how often ``launcher.running()`` is asked again after it failed at start.
             hook_grace_s: how long ``aclose`` waits for pending status webhooks.
@@ -122,6 +122,8 @@ class BotManager:
         self._store = store
         self._launcher = launcher
         self._webhook_settings = webhook
+        self._policy = policy
+        self._resolver: PublicOnlyResolver | None = None
         self._poll_s = poll_s
         self._retry_s = retry_s
         self._hook_grace_s = hook_grace_s
@@ -167,7 +169,13 @@ class BotManager:
         self.bots_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.webhooks_enabled:
             assert self._webhook_settings is not None
-            self._sender = WebhookSender(self._webhook_settings.model_copy(update={"url": None}))
+            hook_settings = self._webhook_settings.model_copy(update={"url": None})
+            if self._policy is not None:
+                self._resolver = self._policy.webhook_resolver()
+                self._sender = WebhookSender(hook_settings, resolver=self._resolver,
+                                             check_url=self._policy.check_webhook_address)
+            else:
+                self._sender = WebhookSender(hook_settings)
         running = await self._running()
         for record in await self._store.all():
             self._records[record.id] = record
@@ -271,6 +279,8 @@ class BotManager:
         await asyncio.gather(*self._hook_tasks, return_exceptions=True)
         if self._sender is not None:
             await self._sender.aclose()
+        if self._resolver is not None:
+            await self._resolver.close()
 
     # ------------------------------------------------------------------ requests
     def bots(self, *, limit: int | None = None, statuses: frozenset[BotStatus] | None = None) -> list[BotRecord]:
@@ -526,7 +536,7 @@ class BotManager:
         code = code if isinstance(code, int) else None
         end_reason = status.get("end_reason") if isinstance(status.get("end_reason"), str) else None
         if end_reason is None:  # meeting.json, written at the end, says it too
-            meeting = await asyncio.to_thread(read_json, self.out_dir(bot_id) / "meeting.json")
+            meeting = await asyncio.to_thread(BotFiles(self.out_dir(bot_id)).json_file, "meeting.json")
             if isinstance(meeting, dict) and isinstance(meeting.get("end_reason"), str):
                 end_reason = meeting["end_reason"]
         participants = status.get("participants")
@@ -557,7 +567,7 @@ class BotManager:
         self._seen.pop(bot_id, None)
         self._stop_failed.discard(bot_id)
         if record.webhook:
-            report = await asyncio.to_thread(read_json, self.out_dir(bot_id) / "report.json")
+            report = await asyncio.to_thread(BotFiles(self.out_dir(bot_id)).json_file, "report.json")
             self._hook(bot_id, "bot.done", record, report=report)
             self._end_hook(bot_id)
 
@@ -628,33 +638,6 @@ class BotManager:
 
 def _secret(value: str | None) -> SecretStr | None:
     return SecretStr(value) if value is not None else None
-
-
-def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
-    """A bot-written JSON file, or None: not followed through a symlink, only a regular file, size-capped.
-
-    Blocking: call it on a worker thread.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(max_bytes + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
 
 
 def _poll(files: BotFiles, offset: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.serve.api import create_app
-from bot.serve.launcher import Launcher
+from bot.serve.launcher import Launcher, LaunchError
 from bot.serve.local import LocalLauncher
 from bot.serve.manager import BotManager
 from bot.serve.policy import HostPolicy
@@ -25,14 +25,18 @@ AppSetup = Callable[[web.Application], None]
 def make_launcher(settings: Settings) -> Launcher:
     """The launcher ``serve.launcher`` names."""
     serve = settings.serve
-    if serve.launcher == "docker":
-        from bot.serve.docker import DockerLauncher  # type: ignore[import-not-found,unused-ignore]
+    try:
+        if serve.launcher == "docker":
+            from bot.serve.docker import DockerLauncher
 
-        return DockerLauncher(serve)  # type: ignore[no-any-return,unused-ignore]
-    if serve.launcher == "kubernetes":
-        from bot.serve.kubernetes import KubernetesLauncher  # type: ignore[import-not-found,unused-ignore]
+            return DockerLauncher(serve)
+        if serve.launcher == "kubernetes":
+            from bot.serve.kubernetes import KubernetesLauncher
 
-        return KubernetesLauncher(serve)  # type: ignore[no-any-return,unused-ignore]
+            return KubernetesLauncher(serve)
+    except ImportError as exc:  # the [serve] extra is not installed
+        raise LaunchError(f"serve.launcher = {serve.launcher!r} needs {exc.name or 'its client library'}: "
+                          "pip install 'jitsi-notetaker[serve]'") from exc
     return LocalLauncher(serve.data_dir / "bots", bot_config=serve.bot_config)
 
 
@@ -52,7 +56,8 @@ async def serve(settings: Settings, host: str, port: int, *, setups: Sequence[Ap
     store = Store(serve_settings.data_dir)
     await store.open()
     launcher = launcher or make_launcher(settings)
-    manager = BotManager(serve_settings, store, launcher, webhook=settings.webhook)
+    policy = HostPolicy(serve_settings.allowed_hosts)
+    manager = BotManager(serve_settings, store, launcher, webhook=settings.webhook, policy=policy)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -60,7 +65,7 @@ async def serve(settings: Settings, host: str, port: int, *, setups: Sequence[Ap
     runner: web.AppRunner | None = None
     try:
         await manager.start()
-        app = create_app(serve_settings, manager=manager, policy=HostPolicy(serve_settings.allowed_hosts))
+        app = create_app(serve_settings, manager=manager, policy=policy)
         for setup in setups:
             setup(app)
         runner = web.AppRunner(app, shutdown_timeout=5, access_log=None)
