@@ -11,6 +11,8 @@ from bot.serve.model import Exited, LaunchSpec
 LABEL_APP = "app.kubernetes.io/managed-by"
 LABEL_APP_VALUE = "jitsi-notetaker-serve"
 LABEL_BOT = "jitsi-notetaker/bot-id"
+# Which server started the container (docker: one engine may serve several servers, each adopts only its own).
+LABEL_SERVER = "jitsi-notetaker/server"
 
 
 class LaunchError(Exception):
@@ -41,7 +43,8 @@ class Launcher(Protocol):
     async def stop(self, ref: str, grace_s: float) -> None:
         """Ask the bot to leave gracefully (SIGTERM, ``docker stop``, Job deletion) and kill it after ``grace_s``.
 
-        Returns at once; ``wait`` sees the end.
+        Returns at once; ``wait`` sees the end. Never raises: a stop that fails (the engine or API server
+        unreachable, refused) is logged, and the caller may call ``stop`` again.
         """
         ...
 
