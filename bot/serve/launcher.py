@@ -13,6 +13,7 @@ LABEL_APP_VALUE = "jitsi-notetaker-serve"
 LABEL_BOT = "jitsi-notetaker/bot-id"
 # Which server started the container (docker: one engine may serve several servers, each adopts only its own).
 LABEL_SERVER = "jitsi-notetaker/server"
+LOG_FILE = "bot.log"  # in the bot's folder: its output, as its launcher saw it (docker: the last part of it)
 
 
 class LaunchError(Exception):
