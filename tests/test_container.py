@@ -20,6 +20,7 @@ from email import policy
 from pathlib import Path
 from typing import Any
 
+import aiodocker
 import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
@@ -28,11 +29,11 @@ from bot.config import ServeSettings
 from bot.demo.meeting import MEETING
 from bot.demo.room import FakeJitsiRoom
 from bot.demo.speech import RATE, tone_wav
-from bot.serve.docker import DockerLauncher
-from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LaunchError
-from bot.serve.model import LaunchSpec
+from bot.serve.docker import INTERRUPTED, LOG_TAIL_BYTES, DockerLauncher, server_id
+from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LABEL_SERVER, LOG_FILE, LaunchError
+from bot.serve.model import JOIN_URL_ENV, Exited, LaunchSpec
 from bot.status import BotFiles
-from tests.conftest import TEST_BROWSER_ARGS, dominant_hz, wav_mono
+from tests.conftest import TEST_BROWSER_ARGS, dominant_hz, until, wav_mono
 from tests.container.base import ensure_base
 from tests.container.engine import DockerEngine, unavailable_reason
 
@@ -247,6 +248,9 @@ async def test_the_docker_launcher_says_why_it_cannot_launch(engine: DockerEngin
             await gone.launch(spec, tmp_path / "bots" / "nope")
         with pytest.raises(LaunchError, match="cannot list the containers"):
             await gone.running()
+        with capture_logs() as logs:
+            await gone.stop("f" * 64, 5)  # never raises, not even in its task: the failure is logged
+            await until(lambda: any(e["event"] == "serve.docker.stop_failed" for e in logs), timeout=30)
     finally:
         await gone.aclose()
 
@@ -267,6 +271,8 @@ async def test_the_docker_launcher_runs_a_bot_stops_it_and_reattaches(
     spec = LaunchSpec(bot_id="b1", meeting_url=room.url(password=password), password=SecretStr(password),
                       labels={"team": "qa"})
     out = tmp_path / "bots" / "b1"
+    victim = tmp_path / "victim"
+    victim.write_text("the server's own file\n", encoding="utf-8")
     first = DockerLauncher(ServeSettings(**settings), f"unix://{engine.socket}", environ=environ)
     second = _launcher(engine, **settings)
     try:
@@ -275,11 +281,15 @@ async def test_the_docker_launcher_runs_a_bot_stops_it_and_reattaches(
         assert password not in repr(logs)
         facts = json.loads((await engine.adocker("inspect", ref))[1])[0]
         assert facts["Name"] == "/notetaker-b1"
-        assert facts["Config"]["Labels"].items() >= {LABEL_APP: LABEL_APP_VALUE, LABEL_BOT: "b1", "team": "qa"}.items()
+        assert facts["Config"]["Labels"].items() >= {LABEL_APP: LABEL_APP_VALUE, LABEL_BOT: "b1", "team": "qa",
+                                                     LABEL_SERVER: server_id(ServeSettings().data_dir)}.items()
+        # the meeting URL (its password in the query) is in the environment, not in the command line
+        assert facts["Config"]["Cmd"][:2] == ["join", "-"] and facts["Args"][facts["Args"].index("join") + 1] == "-"
+        assert password not in json.dumps([facts["Config"]["Cmd"], facts["Path"], facts["Args"]])
         assert facts["HostConfig"]["ShmSize"] >= 512 << 20 and facts["HostConfig"]["AutoRemove"] is False
         env = dict(e.split("=", 1) for e in facts["Config"]["Env"])
         assert "OTHER" not in env and "BOT_UNSET_HERE" not in env
-        assert env["BOT_MEETING__PASSWORD"] == password
+        assert env["BOT_MEETING__PASSWORD"] == password and env[JOIN_URL_ENV] == spec.meeting_url
         # host network: the bots share the host's loopback, so each audio bridge takes a free port
         assert env["BOT_BRIDGE__PORT"] == "0" and facts["Config"]["Healthcheck"]["Test"] == ["NONE"]
         with pytest.raises(LaunchError, match="exists already"):  # never started twice
@@ -295,6 +305,7 @@ async def test_the_docker_launcher_runs_a_bot_stops_it_and_reattaches(
                 await asyncio.sleep(0.5)
 
         assert await second.running() == {"b1": ref}
+        (out / LOG_FILE).symlink_to(victim)  # what a hostile bot could leave for wait to write through
         await second.stop(ref, grace_s=30)
         ended = await second.wait(ref)
         assert ended.exit_code == 0 and ended.reason is None, ended
@@ -309,3 +320,35 @@ async def test_the_docker_launcher_runs_a_bot_stops_it_and_reattaches(
     assert (out / "report.json").is_file()
     status = BotFiles(out).status()
     assert status is not None and (status["state"], status["end_reason"], status["exit_code"]) == ("done", "stopped", 0)
+    # the end of the bot's output was kept in its folder before the container went
+    assert victim.read_text(encoding="utf-8") == "the server's own file\n"
+    saved = out / LOG_FILE
+    assert not saved.is_symlink() and 0 < saved.stat().st_size <= LOG_TAIL_BYTES
+    text = saved.read_text(encoding="utf-8")
+    assert '"session.ended"' in text and password not in text
+
+
+async def test_the_docker_launcher_removes_a_container_never_started_and_keeps_to_its_own(
+    engine: DockerEngine, image: dict[str, Any], tmp_path: Path
+) -> None:
+    # The server stopped between creating a bot's container and starting it: a restarted server finds it by
+    # label, and its wait removes it as an interrupted launch instead of reading the engine's "exit code 0"
+    # of a container that never ran. A server with another data_dir on the same engine never sees it.
+    data_dir = tmp_path / "data"
+    async with aiodocker.Docker(url=f"unix://{engine.socket}") as docker:
+        container = await docker.containers.create({
+            "Image": IMAGE, "Cmd": ["join", "-", "--out", "/out"],
+            "Labels": {LABEL_APP: LABEL_APP_VALUE, LABEL_SERVER: server_id(data_dir), LABEL_BOT: "cut1"},
+        }, name="notetaker-cut1")
+    restarted = _launcher(engine, image=IMAGE, data_dir=data_dir)
+    other = _launcher(engine, image=IMAGE, data_dir=tmp_path / "other")
+    try:
+        assert await other.running() == {}
+        assert await restarted.running() == {"cut1": container.id}
+        assert await asyncio.wait_for(restarted.wait(container.id), 60) == Exited(None, INTERRUPTED)
+        assert await restarted.running() == {}
+        assert (await engine.adocker("inspect", container.id))[0] != 0  # removed
+    finally:
+        await restarted.aclose()
+        await other.aclose()
+        await engine.adocker("rm", "-f", "notetaker-cut1")

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from bot.__main__ import build_parser
 from bot.config import MeetingSettings, ServeSettings
 from bot.serve.k8s_manifest import (
     DEADLINE_MARGIN_S,
@@ -117,8 +118,8 @@ def test_a_served_job_names_labels_and_runs_the_bot() -> None:
     pod = job["spec"]["template"]["spec"]
     (bot,) = pod["containers"]
     assert bot["image"] == settings.image
-    assert bot["args"] == ["join", "https://meet.example.org/TeamSync", "--out", "/out/b7f3c2a9d1", "--name", "Notes",
-                           "--email", "a@example.org", "--email", "b@example.org", "--backend", "local"]
+    assert bot["args"] == ["join", "https://meet.example.org/TeamSync", "--out", "/out/b7f3c2a9d1", "--name=Notes",
+                           "--email=a@example.org", "--email=b@example.org", "--backend=local"]
     claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
     assert claims == ["team-out"]
     assert pod["terminationGracePeriodSeconds"] >= 90
@@ -153,7 +154,25 @@ def test_a_jwt_url_reaches_the_bot_only_through_the_secret() -> None:
 def test_a_dollar_in_an_argument_is_not_expanded_by_the_kubelet() -> None:
     spec = LaunchSpec(bot_id="b1", meeting_url="https://meet.example.org/Room", bot_name="$(BOT_MEETING__PASSWORD)")
     (bot,) = job_manifest(spec, serve_settings())["spec"]["template"]["spec"]["containers"]
-    assert bot["args"][bot["args"].index("--name") + 1] == "$$(BOT_MEETING__PASSWORD)"
+    assert "--name=$$(BOT_MEETING__PASSWORD)" in bot["args"]
+
+
+@pytest.mark.parametrize("url", ["https://meet.example.org/Room", f"https://meet.example.org/Room?jwt={JWT}"])
+def test_the_bots_arguments_parse_back_exactly(url: str) -> None:
+    # Values that look like options stay values: argparse would otherwise take "-x" for an option (exit 2).
+    spec = LaunchSpec(bot_id="b1", meeting_url=url, bot_name="-x --out=/etc", email=("-e@example.org", "b@example.org"),
+                      backend="local")
+    for args in (spec.join_args("/out/b1"), spec.join_args("/out/b1", url="-")):
+        parsed = build_parser().parse_args(args)
+        assert (parsed.command, parsed.out, parsed.name, parsed.email, parsed.backend) == (
+            "join", Path("/out/b1"), "-x --out=/etc", ["-e@example.org", "b@example.org"], "local")
+        assert parsed.url == args[1]
+    assert spec.join_args("/o")[1] == url and spec.join_args("/o", url="-")[1] == "-"
+    (bot,) = job_manifest(spec, serve_settings())["spec"]["template"]["spec"]["containers"]
+    parsed = build_parser().parse_args(bot["args"])
+    assert (parsed.name, parsed.email, parsed.out) == ("-x --out=/etc", ["-e@example.org", "b@example.org"],
+                                                       Path("/out/b1"))
+    assert parsed.url == (url if "?" not in url else f"$({URL_ENV})")
 
 
 @pytest.mark.parametrize("bot_id", ["b7f3c2a9d1", "Bot_ID.With-Caps_", "x" * 80, "9-"])

@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from bot.config import ServeSettings
-from bot.serve.k8s_manifest import job_manifest, job_name
+from bot.serve.k8s_manifest import LAUNCHING, job_manifest, job_name
 from bot.serve.kubernetes import KubernetesLauncher, config_source
 from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LaunchError
 from bot.serve.model import Exited, LaunchSpec
@@ -80,14 +81,16 @@ async def test_a_job_with_secrets_is_created_suspended_then_resumed_once_its_sec
         ("POST", JOBS), ("POST", f"/api/v1/namespaces/{NS}/secrets"), ("PATCH", f"{JOBS}/{ref}")]
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in api.requests)
     created, secret, resume = (r.body for r in api.requests)
-    # the Job as generated, suspended until its Secret exists; nothing secret in it
+    # the Job as generated, suspended (and marked so) until its Secret exists; nothing secret in it
     assert created["spec"].pop("suspend") is True
+    assert created["metadata"]["annotations"].pop(LAUNCHING) == "true"
     assert created == json.loads(json.dumps(job_manifest(bot, settings)))
     assert PASSWORD not in json.dumps(created) and JWT not in json.dumps(created)
     assert secret["metadata"]["ownerReferences"] == [
         {"apiVersion": "batch/v1", "kind": "Job", "name": ref, "uid": api.jobs[ref]["metadata"]["uid"]}]
     assert secret["stringData"] == {"meeting-password": PASSWORD, "meeting-url": bot.meeting_url}
-    assert resume == {"spec": {"suspend": False}} and api.jobs[ref]["spec"]["suspend"] is False
+    assert resume == {"metadata": {"annotations": {LAUNCHING: None}}, "spec": {"suspend": False}}
+    assert api.jobs[ref]["spec"]["suspend"] is False and LAUNCHING not in api.jobs[ref]["metadata"]["annotations"]
 
 
 async def test_a_job_without_secrets_is_one_create(api: KubeApi, launcher: KubernetesLauncher,
@@ -204,6 +207,18 @@ async def test_stop_deletes_the_job_with_grace_and_wait_sees_its_pod_leave(
     await launcher.stop(ref, 45)  # gone already: not an error
 
 
+async def test_stop_never_raises(api: KubeApi, launcher: KubernetesLauncher, tmp_path: Path) -> None:
+    ref = await launcher.launch(spec(), tmp_path)
+    api.refuse[("DELETE", "jobs")] = 403
+    with capture_logs() as logs:
+        await launcher.stop(ref, 30)
+    (failed,) = [e for e in logs if e["event"] == "kubernetes.stop_failed"]
+    assert failed["job"] == ref and failed["error"].startswith("403 Forbidden")
+    del api.refuse[("DELETE", "jobs")]
+    await launcher.stop(ref, 30)  # called again, it deletes the Job
+    assert api.jobs[ref]["metadata"]["deletionTimestamp"]
+
+
 async def test_wait_on_a_job_deleted_meanwhile(api: KubeApi, launcher: KubernetesLauncher, tmp_path: Path) -> None:
     ref = await launcher.launch(spec(), tmp_path)
     await api.remove_job(ref)
@@ -211,13 +226,75 @@ async def test_wait_on_a_job_deleted_meanwhile(api: KubeApi, launcher: Kubernete
 
 
 async def test_a_launch_cut_short_is_cleaned_up_by_wait(api: KubeApi, launcher: KubernetesLauncher,
-                                                        settings: ServeSettings) -> None:
-    job = job_manifest(spec(password=SecretStr(PASSWORD)), settings)
-    job["spec"]["suspend"] = True
-    ref = (await api.put_job(job))["metadata"]["name"]  # the server stopped before the Secret was made
+                                                        tmp_path: Path) -> None:
+    # The Secret could not be made and the Job could not be deleted either: it is left suspended, marked as a
+    # launch under way; a later wait (a restarted server's) deletes it.
+    api.refuse[("POST", "secrets")] = api.refuse[("DELETE", "jobs")] = 403
+    with pytest.raises(LaunchError):
+        await launcher.launch(spec(password=SecretStr(PASSWORD)), tmp_path)
+    ref = job_name(spec().bot_id)
+    assert api.jobs[ref]["spec"]["suspend"] is True and api.jobs[ref]["metadata"]["annotations"][LAUNCHING]
+    del api.refuse[("DELETE", "jobs")]
     ended = await asyncio.wait_for(launcher.wait(ref), 10)
     assert ended.exit_code is None and "interrupted" in (ended.reason or "")
-    assert [r.path for r in api.of("DELETE")] == [f"{JOBS}/{ref}"]
+    assert [r.path for r in api.of("DELETE")] == [f"{JOBS}/{ref}"] * 2
+    assert api.jobs[ref]["metadata"]["deletionTimestamp"]
+
+
+async def test_a_job_suspended_by_someone_else_is_waited_for(api: KubeApi, launcher: KubernetesLauncher,
+                                                             tmp_path: Path) -> None:
+    # A queueing controller (Kueue) suspends Jobs until it admits them: not a launch cut short.
+    ref = await launcher.launch(spec(), tmp_path)
+    api.jobs[ref]["spec"]["suspend"] = True
+    waiting = asyncio.create_task(launcher.wait(ref))
+    try:
+        await _watching(api, ref)
+        await api.resume(ref)
+        await api.add_pod(ref, exit_code=0)
+        await api.finish(ref, "Complete")
+        assert await asyncio.wait_for(waiting, 10) == Exited(0, None)
+    finally:
+        waiting.cancel()
+    assert api.of("DELETE") == []
+
+
+@pytest.mark.parametrize(("reason", "message"), [
+    ("ImagePullBackOff", 'Back-off pulling image "registry.example.org/notetaker:1.2"'),
+    ("CreateContainerConfigError", 'secret "notetaker" not found'),
+])
+async def test_a_pod_that_cannot_start_fails_the_wait(api: KubeApi, settings: ServeSettings, tmp_path: Path,
+                                                      reason: str, message: str) -> None:
+    k8s = KubernetesLauncher(settings, poll_s=0.02, stuck_s=0.2, check_s=0.05)
+    try:
+        ref = await k8s.launch(spec(), tmp_path)
+        await api.add_pod(ref, waiting=reason, message=message)
+        ended = await asyncio.wait_for(k8s.wait(ref), 10)
+    finally:
+        await k8s.aclose()
+    assert ended.exit_code is None and f"{reason}: {message}" in (ended.reason or ""), ended
+    (delete,) = api.of("DELETE")
+    assert delete.path == f"{JOBS}/{ref}" and delete.body["gracePeriodSeconds"] == 0
+
+
+async def test_a_pod_being_created_is_not_taken_for_one_that_cannot_start(
+        api: KubeApi, settings: ServeSettings, tmp_path: Path) -> None:
+    k8s = KubernetesLauncher(settings, poll_s=0.02, stuck_s=0, check_s=0.05)
+    try:
+        ref = await k8s.launch(spec(), tmp_path)
+        await api.add_pod(ref, waiting="ContainerCreating")
+        waiting = asyncio.create_task(k8s.wait(ref))
+        try:
+            await until(lambda: len(api.of("GET", "/pods")) >= 3, timeout=10)  # looked at it again and again
+            assert not waiting.done()
+            await api.add_pod(ref)  # running: it is no longer looked at
+            await api.add_pod(ref, exit_code=0)
+            await api.finish(ref, "Complete")
+            assert await asyncio.wait_for(waiting, 10) == Exited(0, None)
+        finally:
+            waiting.cancel()
+    finally:
+        await k8s.aclose()
+    assert api.of("DELETE") == []
 
 
 async def test_running_finds_this_servers_jobs_by_label(api: KubeApi, launcher: KubernetesLauncher,

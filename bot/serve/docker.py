@@ -1,8 +1,11 @@
 """The ``docker`` launcher: one container per bot through the Docker Engine API (aiodocker).
 
-Each bot is a container named ``notetaker-<bot id>`` from ``serve.image`` running ``jitsi-bot join URL --out
-/out``, its artifact folder bind-mounted at ``/out``, labelled so that a restarted server finds it. The
-container is not auto-removed: ``wait`` reads its exit code (and whether it was OOM-killed), then removes it.
+Each bot is a container named ``notetaker-<bot id>`` from ``serve.image`` running ``jitsi-bot join - --out
+/out`` (the meeting URL in its environment: the host's process list and ``docker inspect``'s command show
+``-``), its artifact folder bind-mounted at ``/out``, labelled with this server's id so that a restarted server
+finds it and another server on the same engine leaves it alone. The container is not auto-removed: ``wait``
+reads its exit code (and whether it was OOM-killed), saves the end of its output to ``bot.log`` in its folder,
+then removes it.
 
 Bind mounts name paths on the engine's host, so the server and the engine must share a filesystem (the usual
 case: the local socket).
@@ -12,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import math
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,8 +32,8 @@ from aiodocker.containers import DockerContainer
 from aiodocker.exceptions import DockerError
 
 from bot.config import ServeSettings
-from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LaunchError
-from bot.serve.model import Exited, LaunchSpec
+from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LABEL_SERVER, LOG_FILE, LaunchError
+from bot.serve.model import JOIN_URL_ENV, Exited, LaunchSpec
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +45,14 @@ NAME_PREFIX = "notetaker-"
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # Docker's rule for container names
 _UNREACHABLE = 900  # aiodocker's status for a failed connection to the engine
 _WAIT_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 60.0, 60.0, 60.0, 60.0)  # the engine restarting: ~6 min
+LOG_TAIL_LINES = 5000  # what wait() asks the engine for, of the container's output ...
+LOG_TAIL_BYTES = 256 << 10  # ... and keeps of it in bot.log
+INTERRUPTED = "the launch was interrupted"
+
+
+def server_id(data_dir: Path) -> str:
+    """This server's ``LABEL_SERVER`` value: a hash of its absolute ``data_dir`` (one server per data_dir)."""
+    return hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
 
 
 class DockerLauncher:
@@ -59,6 +72,9 @@ class DockerLauncher:
             folder is made writable for all: its parent, ``data_dir``, keeps other users out).
         environ: where the values of ``serve.bot_env`` come from (default: this process's environment).
         api_timeout_s: limit for one short Engine API call (create, start, inspect, list).
+        instance: this server's ``LABEL_SERVER`` value, on its containers and required by ``running``; default
+            ``server_id(serve.data_dir)``, so that servers with their own data_dir on one engine never adopt
+            each other's bots.
     """
 
     name = "docker"
@@ -73,6 +89,7 @@ class DockerLauncher:
         image_uid: int = IMAGE_UID,
         environ: Mapping[str, str] | None = None,
         api_timeout_s: float = 60,
+        instance: str | None = None,
     ) -> None:
         self._settings = settings
         self._url = docker_url
@@ -81,6 +98,7 @@ class DockerLauncher:
         self._image_uid = image_uid
         self._environ = os.environ if environ is None else environ
         self._api_timeout_s = api_timeout_s
+        self._instance = instance or server_id(settings.data_dir)
         self._docker: aiodocker.Docker | None = None
         self._stops: dict[str, asyncio.Task[None]] = {}
 
@@ -145,7 +163,7 @@ class DockerLauncher:
     def _container_config(self, spec: LaunchSpec, out: Path) -> dict[str, Any]:
         """The Engine API's ``ContainerCreate`` body (holds secrets in ``Env``: never log it)."""
         s = self._settings
-        cmd = spec.join_args(OUT)
+        cmd = spec.join_args(OUT, url="-")
         mounts: list[dict[str, Any]] = [{"Type": "bind", "Source": str(out), "Target": OUT}]
         if s.bot_config is not None:
             source = s.bot_config.resolve()
@@ -161,11 +179,13 @@ class DockerLauncher:
             log.warning("serve.docker.bot_env_unset", names=missing)
         env |= {n: self._environ[n] for n in s.bot_env if n in self._environ}
         env |= spec.join_env()
+        env[JOIN_URL_ENV] = spec.meeting_url
         config: dict[str, Any] = {
             "Image": s.image,
             "Cmd": cmd,
             "Env": [f"{k}={v}" for k, v in env.items()],
-            "Labels": {**spec.labels, LABEL_APP: LABEL_APP_VALUE, LABEL_BOT: spec.bot_id},
+            "Labels": {**spec.labels, LABEL_APP: LABEL_APP_VALUE, LABEL_SERVER: self._instance,
+                       LABEL_BOT: spec.bot_id},
             "StopTimeout": math.ceil(s.stop_grace_s),
             "HostConfig": {
                 "NetworkMode": self._network_mode,
@@ -190,22 +210,27 @@ class DockerLauncher:
         return f"the Docker engine refused {name}: [{exc.status}] {exc.message}"
 
     async def wait(self, ref: str) -> Exited:
-        """Wait for the container to end, read its exit code, then remove it.
+        """Wait for the container to end, read its exit code, keep the end of its output, then remove it.
 
         A container that is gone (removed by someone else) ends as ``Exited(None, ...)``; while the engine is
-        unreachable (restarting) the wait is retried for a few minutes before it gives up the same way.
+        unreachable (restarting) the wait is retried for a few minutes before it gives up the same way. A
+        container that was created and never started (the server stopped between the two) is removed and ends
+        as ``Exited(None, INTERRUPTED)``.
         """
         container = self._client().containers.container(ref)
         result = await self._wait(container)
         if isinstance(result, Exited):
             return result
         code = int(result["StatusCode"])
-        reason = await self._reason(container, code, (result.get("Error") or {}).get("Message"))
+        facts: dict[str, Any] = {}
         try:
             async with asyncio.timeout(self._api_timeout_s):
-                await container.delete(v=True)
+                facts = await container.show()
         except (DockerError, TimeoutError) as exc:
-            log.warning("serve.docker.remove_failed", container=ref[:12], error=str(exc))
+            log.warning("serve.docker.inspect_failed", container=ref[:12], error=str(exc))
+        reason = _reason(facts.get("State") or {}, code, (result.get("Error") or {}).get("Message"))
+        await self._save_log(container, facts)
+        await self._remove(container)
         log.info("serve.docker.exited", container=ref[:12], exit_code=code, reason=reason)
         return Exited(code, reason)
 
@@ -213,33 +238,46 @@ class DockerLauncher:
         """The engine's answer to ``wait`` (``StatusCode``, ``Error``), or how the container was lost."""
         for pause in (*_WAIT_RETRY_S, None):
             try:
+                async with asyncio.timeout(self._api_timeout_s):
+                    state = (await container.show()).get("State") or {}
+                if state.get("Status") == "created":  # never started: the engine's wait would answer 0 at once
+                    log.warning("serve.docker.never_started", container=container.id[:12])
+                    await self._remove(container, force=True)
+                    return Exited(None, INTERRUPTED)
                 result: dict[str, Any] = await container.wait()
                 return result
-            except (DockerError, aiohttp.ClientError) as exc:
+            except (DockerError, aiohttp.ClientError, TimeoutError) as exc:
                 status = exc.status if isinstance(exc, DockerError) else _UNREACHABLE
                 if status == 404:
                     return Exited(None, "the container is gone")
                 if status != _UNREACHABLE or pause is None:
-                    return Exited(None, f"lost the container: {exc}")
-                log.warning("serve.docker.wait_retry", container=container.id[:12], error=str(exc), retry_s=pause)
+                    return Exited(None, f"lost the container: {exc or type(exc).__name__}")
+                log.warning("serve.docker.wait_retry", container=container.id[:12],
+                            error=str(exc) or type(exc).__name__, retry_s=pause)
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")
 
-    async def _reason(self, container: DockerContainer, code: int, error: str | None) -> str | None:
-        """Why the container ended when it was not the bot's own choice: OOM-killed, killed, an engine error."""
-        state: dict[str, Any] = {}
+    async def _remove(self, container: DockerContainer, *, force: bool = False) -> None:
         try:
             async with asyncio.timeout(self._api_timeout_s):
-                state = (await container.show()).get("State") or {}
+                await container.delete(force=force, v=True)
         except (DockerError, TimeoutError) as exc:
-            log.warning("serve.docker.inspect_failed", container=container.id[:12], error=str(exc))
-        if state.get("OOMKilled"):
-            return "OOMKilled"
-        if error or state.get("Error"):
-            return str(error or state["Error"])
-        if code == 137:  # 128 + SIGKILL: `docker stop` ran out of grace, or someone killed it
-            return "killed"
-        return None
+            log.warning("serve.docker.remove_failed", container=container.id[:12], error=str(exc))
+
+    async def _save_log(self, container: DockerContainer, facts: Mapping[str, Any]) -> None:
+        """The end of the container's output to ``bot.log`` in the folder mounted at ``/out``."""
+        folder = next((Path(m["Source"]) for m in facts.get("Mounts") or []
+                       if m.get("Type") == "bind" and m.get("Destination") == OUT and m.get("Source")), None)
+        if folder is None:
+            return
+        try:
+            async with asyncio.timeout(self._api_timeout_s):
+                chunks = await container.log(stdout=True, stderr=True, tail=str(LOG_TAIL_LINES))
+            data = "".join(chunks).encode("utf-8", "replace")[-LOG_TAIL_BYTES:]
+            await asyncio.to_thread(_replace_file, folder / LOG_FILE, data)
+        except (DockerError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.warning("serve.docker.log_not_saved", container=container.id[:12],
+                        error=str(exc) or type(exc).__name__)
 
     async def stop(self, ref: str, grace_s: float) -> None:
         """``docker stop`` in a task of its own: the image's stop signal (SIGTERM), SIGKILL after ``grace_s``.
@@ -253,19 +291,22 @@ class DockerLauncher:
         self._stops[ref] = asyncio.create_task(self._stop(ref, grace_s), name=f"serve.docker.stop.{ref[:12]}")
 
     async def _stop(self, ref: str, grace_s: float) -> None:
-        container = self._client().containers.container(ref)
+        # Nobody awaits this task: every failure is logged here (Launcher.stop never raises).
+        t = max(1, math.ceil(grace_s))
         try:
-            await container.stop(t=max(1, math.ceil(grace_s)))
+            container = self._client().containers.container(ref)
+            async with asyncio.timeout(t + self._api_timeout_s):
+                await container.stop(t=t)
         except DockerError as exc:
             if exc.status not in (304, 404):  # already stopped, or gone
                 log.warning("serve.docker.stop_failed", container=ref[:12], error=str(exc))
-        except aiohttp.ClientError as exc:  # the engine went away mid-request
-            log.warning("serve.docker.stop_failed", container=ref[:12], error=str(exc))
+        except (aiohttp.ClientError, TimeoutError, LaunchError) as exc:  # the engine went away or did not answer
+            log.warning("serve.docker.stop_failed", container=ref[:12], error=str(exc) or type(exc).__name__)
         finally:
             self._stops.pop(ref, None)
 
     async def running(self) -> dict[str, str]:
-        """This server's containers, running or ended and not yet removed: bot id -> container id.
+        """This server's containers (by ``LABEL_SERVER``), running or ended and not removed: bot id -> id.
 
         Raises:
             LaunchError: the engine is unreachable.
@@ -274,7 +315,8 @@ class DockerLauncher:
         try:
             async with asyncio.timeout(self._api_timeout_s):
                 found = await docker.containers.list(
-                    all=True, filters=json.dumps({"label": [f"{LABEL_APP}={LABEL_APP_VALUE}"]}))
+                    all=True, filters=json.dumps({"label": [f"{LABEL_APP}={LABEL_APP_VALUE}",
+                                                            f"{LABEL_SERVER}={self._instance}"]}))
         except (DockerError, TimeoutError) as exc:
             raise LaunchError(f"cannot list the containers on the Docker engine at {self._where()}: {exc}") from exc
         units: dict[str, str] = {}
@@ -294,3 +336,28 @@ class DockerLauncher:
         if self._docker is not None:
             await self._docker.close()
             self._docker = None
+
+
+def _reason(state: Mapping[str, Any], code: int, error: str | None) -> str | None:
+    """Why the container ended when it was not the bot's own choice: OOM-killed, killed, an engine error."""
+    if state.get("OOMKilled"):
+        return "OOMKilled"
+    if error or state.get("Error"):
+        return str(error or state["Error"])
+    if code == 137:  # 128 + SIGKILL: `docker stop` ran out of grace, or someone killed it
+        return "killed"
+    return None
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    # The bot owns its folder and may have left anything at ``path`` (a symlink to the server's database ...):
+    # write a new file of our own and rename it over whatever is there.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -4,7 +4,9 @@ Every bot's files go to ``/out/<bot id>/`` on the PVC ``serve.kubernetes.claim``
 running in the cluster mounts the same claim at ``<serve.data_dir>/bots`` and so reads ``data_dir/bots/<id>/``.
 The meeting password, and a meeting URL carrying a credential (a query such as ``?jwt=``, a fragment or a
 user:password), never appear in the Job: they go to a Secret named like the Job, which the container reads
-through ``secretKeyRef`` (the URL reaches the ``join`` argument by the kubelet's ``$(VAR)`` expansion).
+through ``secretKeyRef`` (the URL reaches the ``join`` argument by the kubelet's ``$(VAR)`` expansion). A URL
+without those carries no credential and is the ``join`` argument itself: whoever may read the namespace's Jobs
+or pods, or the node's process list, sees the room's name.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ SECRET_KEYS = {PASSWORD_ENV: "meeting-password", URL_ENV: "meeting-url"}
 # The Job outlives the meeting cap by the time the bot takes to transcribe what is left and deliver (as in the
 # example: 4 h of meeting, 5 h of deadline).
 DEADLINE_MARGIN_S = 3600
+# Set on a Job created suspended until its Secret exists, removed when it is resumed: a Job suspended with it
+# is a launch cut short; one suspended without it is someone else's doing (a queueing controller such as Kueue).
+LAUNCHING = "jitsi-notetaker/launching"
 
 _BOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?")
@@ -144,10 +149,9 @@ def job_manifest(spec: LaunchSpec, settings: ServeSettings) -> dict[str, Any]:
     container["image"] = settings.image  # its entrypoint (or the template's command) runs jitsi-bot
 
     hidden_url = secret_url(spec.meeting_url)
-    args = [_escape(a) for a in spec.join_args(f"{OUT_MOUNT}/{spec.bot_id}")]
-    if hidden_url:
-        args[args.index(_escape(spec.meeting_url))] = f"$({URL_ENV})"
-    container["args"] = args
+    reference = f"$({URL_ENV})"
+    args = spec.join_args(f"{OUT_MOUNT}/{spec.bot_id}", url=reference if hidden_url else None)
+    container["args"] = [a if hidden_url and i == 1 else _escape(a) for i, a in enumerate(args)]
 
     added: list[dict[str, Any]] = []
     for var, value in spec.join_env().items():

@@ -22,7 +22,7 @@ from kubernetes_asyncio.config.config_exception import ConfigException
 from kubernetes_asyncio.watch import Watch
 
 from bot.config import ServeSettings
-from bot.serve.k8s_manifest import CONTAINER, job_manifest, job_name, secret_manifest
+from bot.serve.k8s_manifest import CONTAINER, LAUNCHING, job_manifest, job_name, secret_manifest
 from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LaunchError
 from bot.serve.model import Exited, LaunchSpec
 
@@ -32,6 +32,12 @@ WATCH_S = 240  # one watch request; the API server ends it and the next one star
 RETRY_S = 5.0  # after an API error while waiting (the API server restarting ...)
 POLL_S = 1.0  # while a deleted Job's pod is leaving: how often its state is read
 JOB_NAME_LABEL = "job-name"  # set by the Job controller on the Job's pods
+STUCK_S = 300.0  # how long a pod may stay unable to start (its image cannot be pulled ...) before the bot fails
+CHECK_S = 15.0  # until the bot's pod has started: how often it is looked at
+STOP_TIMEOUT_S = 60.0  # the Job's deletion request
+# A container waiting for one of these will not start without someone's help (a fixed image name, a Secret made).
+CANNOT_START = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError",
+                          "CreateContainerError", "ErrImageNeverPull"})
 
 
 def config_source(kubeconfig: Path | None) -> Path | None:
@@ -86,13 +92,19 @@ class KubernetesLauncher:
     Args:
         settings: the ``[serve]`` settings (image, stop_grace_s, kubernetes.*).
         poll_s: while a deleted Job's pod leaves, how often its state is read.
+        stuck_s: how long the pod may be unable to start (``ImagePullBackOff``, ``CreateContainerConfigError``
+            ...) before ``wait`` deletes the Job and says why, rather than waiting for its deadline.
+        check_s: until the pod has started, how often ``wait`` looks at it.
     """
 
     name = "kubernetes"
 
-    def __init__(self, settings: ServeSettings, *, poll_s: float = POLL_S) -> None:
+    def __init__(self, settings: ServeSettings, *, poll_s: float = POLL_S, stuck_s: float = STUCK_S,
+                 check_s: float = CHECK_S) -> None:
         self._settings = settings
         self._poll_s = poll_s
+        self._stuck_s = stuck_s
+        self._check_s = check_s
         self._ns = settings.kubernetes.namespace
         self._api: client.ApiClient | None = None
         self._lock = asyncio.Lock()
@@ -114,8 +126,8 @@ class KubernetesLauncher:
         """Create the bot's Job (and its Secret, owned by the Job); return the Job's name.
 
         ``out_dir`` is where the server sees the bot's files; in the pod they are ``/out/<bot id>`` on the claim.
-        A Job that needs a Secret is created suspended and resumed once the Secret exists, so that its pod never
-        starts without it.
+        A Job that needs a Secret is created suspended (and annotated ``LAUNCHING``) and resumed once the Secret
+        exists, so that its pod never starts without it.
 
         Raises:
             LaunchError: the API refused (a Job of that name exists already, no permission, bad template ...).
@@ -125,6 +137,7 @@ class KubernetesLauncher:
         name = job["metadata"]["name"]
         if secret is not None:
             job["spec"]["suspend"] = True
+            job["metadata"]["annotations"][LAUNCHING] = "true"
         batch, core = await self._batch(), await self._core()
         try:
             created = await batch.create_namespaced_job(self._ns, _body(job))
@@ -137,7 +150,8 @@ class KubernetesLauncher:
             secret["metadata"]["ownerReferences"] = [{
                 "apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": created.metadata.uid}]
             await core.create_namespaced_secret(self._ns, _body(secret))
-            await batch.patch_namespaced_job(name, self._ns, {"spec": {"suspend": False}})
+            await batch.patch_namespaced_job(
+                name, self._ns, {"metadata": {"annotations": {LAUNCHING: None}}, "spec": {"suspend": False}})
         except (ApiException, aiohttp.ClientError) as exc:
             try:
                 await self._delete(name, grace_s=0)
@@ -148,8 +162,14 @@ class KubernetesLauncher:
         return str(name)
 
     async def wait(self, ref: str) -> Exited:
-        """Watch Job ``ref`` until it completes, fails or is deleted; its bot container's exit code and why."""
+        """Watch Job ``ref`` until it completes, fails or is deleted; its bot container's exit code and why.
+
+        Until its pod has started, the pod is looked at every ``check_s``: one that cannot start for ``stuck_s``
+        ends the wait (the Job is deleted).
+        """
         batch = await self._batch()
+        started = False
+        stuck_since: float | None = None
         while True:
             try:
                 job = await batch.read_namespaced_job(ref, self._ns)
@@ -157,20 +177,31 @@ class KubernetesLauncher:
                     return ended
                 if job.metadata.deletion_timestamp is not None:
                     return await self._deleted(ref)
-                if job.spec.suspend:
-                    # Only a launch cut short (the server stopped between Job and Secret) leaves a Job suspended.
+                if job.spec.suspend and LAUNCHING in (job.metadata.annotations or {}):
+                    # The server stopped between the Job and its Secret.
                     await self._delete(ref, grace_s=0)
                     return Exited(None, "the launch was interrupted (Job left suspended); deleted")
-                async with Watch() as watch:
-                    async for event in watch.stream(
-                            batch.list_namespaced_job, self._ns, field_selector=f"metadata.name={ref}",
-                            resource_version=job.metadata.resource_version, timeout_seconds=WATCH_S,
-                            _request_timeout=aiohttp.ClientTimeout(sock_connect=30, sock_read=WATCH_S + 30)):
-                        obj = event["object"]
-                        if event["type"] == "DELETED" or obj.metadata.deletion_timestamp is not None:
-                            return await self._deleted(ref)
-                        if (ended := await self._ended(obj)) is not None:
-                            return ended
+                if not started:
+                    started, blocked = await self._pod_progress(ref)
+                    now = asyncio.get_running_loop().time()
+                    stuck_since = None if blocked is None else now if stuck_since is None else stuck_since
+                    if blocked is not None and stuck_since is not None and now - stuck_since >= self._stuck_s:
+                        return await self._cannot_start(ref, blocked)
+                check = asyncio.timeout(None if started else self._check_s)
+                try:
+                    async with check, Watch() as watch:
+                        async for event in watch.stream(
+                                batch.list_namespaced_job, self._ns, field_selector=f"metadata.name={ref}",
+                                resource_version=job.metadata.resource_version, timeout_seconds=WATCH_S,
+                                _request_timeout=aiohttp.ClientTimeout(sock_connect=30, sock_read=WATCH_S + 30)):
+                            obj = event["object"]
+                            if event["type"] == "DELETED" or obj.metadata.deletion_timestamp is not None:
+                                return await self._deleted(ref)
+                            if (ended := await self._ended(obj)) is not None:
+                                return ended
+                except TimeoutError:
+                    if not check.expired():
+                        raise
             except ApiException as exc:
                 if exc.status == 404:
                     return await self._deleted(ref)
@@ -180,6 +211,32 @@ class KubernetesLauncher:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("kubernetes.wait_error", job=ref, error=type(exc).__name__)
                 await asyncio.sleep(RETRY_S)
+
+    async def _pod_progress(self, ref: str) -> tuple[bool, str | None]:
+        """Whether the newest pod has started a container, and what keeps it from starting, if it cannot."""
+        pod = await self._newest_pod(ref)
+        if pod is None or pod.status is None:
+            return False, None
+        statuses = [*(pod.status.init_container_statuses or []), *(pod.status.container_statuses or [])]
+        blocked: str | None = None
+        for status in statuses:
+            state = status.state
+            if state is None:
+                continue
+            if state.running is not None or state.terminated is not None:
+                return True, None
+            waiting = state.waiting
+            if blocked is None and waiting is not None and waiting.reason in CANNOT_START:
+                blocked = f"{waiting.reason}: {waiting.message}" if waiting.message else str(waiting.reason)
+        return False, blocked
+
+    async def _cannot_start(self, ref: str, blocked: str) -> Exited:
+        log.warning("kubernetes.cannot_start", job=ref, reason=blocked, stuck_s=self._stuck_s)
+        try:
+            await self._delete(ref, grace_s=0)
+        except (ApiException, aiohttp.ClientError) as exc:
+            log.warning("kubernetes.delete_failed", job=ref, error=_why(exc))
+        return Exited(None, f"the pod could not start for {self._stuck_s:g} s: {blocked}; its Job was deleted")
 
     async def _ended(self, job: Any) -> Exited | None:
         cond = _true_condition(job, "Complete", "Failed")
@@ -194,12 +251,9 @@ class KubernetesLauncher:
 
     async def _pod_outcome(self, ref: str) -> tuple[int | None, str | None]:
         """The newest pod's bot exit code, and why it ended when that was not the bot's doing."""
-        core = await self._core()
-        pods = (await core.list_namespaced_pod(self._ns, label_selector=f"{JOB_NAME_LABEL}={ref}")).items or []
-        if not pods:
+        pod = await self._newest_pod(ref)
+        if pod is None:
             return None, None
-        pod = max(pods, key=lambda p: p.metadata.creation_timestamp.timestamp() if p.metadata.creation_timestamp
-                  else 0.0)
         statuses = pod.status.container_statuses or []
         status = next((s for s in statuses if s.name == CONTAINER), statuses[0] if statuses else None)
         term = status.state.terminated if status is not None and status.state is not None else None
@@ -209,6 +263,14 @@ class KubernetesLauncher:
         if term is None:
             return None, None
         return term.exit_code, (term.reason if term.reason in ("OOMKilled", "ContainerCannotRun") else None)
+
+    async def _newest_pod(self, ref: str) -> Any:
+        core = await self._core()
+        pods = (await core.list_namespaced_pod(self._ns, label_selector=f"{JOB_NAME_LABEL}={ref}")).items or []
+        if not pods:
+            return None
+        return max(pods, key=lambda p: p.metadata.creation_timestamp.timestamp() if p.metadata.creation_timestamp
+                   else 0.0)
 
     async def _deleted(self, ref: str) -> Exited:
         """The Job is being deleted (``stop``, or by hand): follow its pod until the Job is gone."""
@@ -237,15 +299,14 @@ class KubernetesLauncher:
         """Delete Job ``ref`` (foreground: its pod first); the pod gets SIGTERM and its grace period.
 
         The pod's grace is its ``terminationGracePeriodSeconds``, which the manifest sets to at least
-        ``serve.stop_grace_s``.
-
-        Raises:
-            LaunchError: the API refused.
+        ``serve.stop_grace_s``. Never raises: a refused or unanswered deletion is logged (stop may be called
+        again).
         """
         try:
-            await self._delete(ref, grace_s)
-        except (ApiException, aiohttp.ClientError) as exc:
-            raise LaunchError(f"cannot delete Job {ref}: {_why(exc)}") from exc
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await self._delete(ref, grace_s)
+        except (ApiException, aiohttp.ClientError, TimeoutError, LaunchError) as exc:
+            log.warning("kubernetes.stop_failed", job=ref, error=_why(exc) if str(exc) else type(exc).__name__)
 
     async def _delete(self, ref: str, grace_s: float) -> None:
         batch = await self._batch()

@@ -11,6 +11,9 @@ from bot.serve.model import Exited, LaunchSpec
 LABEL_APP = "app.kubernetes.io/managed-by"
 LABEL_APP_VALUE = "jitsi-notetaker-serve"
 LABEL_BOT = "jitsi-notetaker/bot-id"
+# Which server started the container (docker: one engine may serve several servers, each adopts only its own).
+LABEL_SERVER = "jitsi-notetaker/server"
+LOG_FILE = "bot.log"  # in the bot's folder: its output, as its launcher saw it (docker: the last part of it)
 
 
 class LaunchError(Exception):
@@ -41,11 +44,10 @@ class Launcher(Protocol):
     async def stop(self, ref: str, grace_s: float) -> None:
         """Ask the bot to leave gracefully (SIGTERM, ``docker stop``, Job deletion) and kill it after ``grace_s``.
 
-        Returns at once; ``wait`` sees the end. Calling it again for the same unit is harmless.
-
-        Raises:
-            LaunchError: the unit could not be asked to leave (the engine is down, no permission); the server
-                answers the DELETE with 502 and calls ``stop`` again on the next one.
+        Returns at once; ``wait`` sees the end. Calling it again for the same unit is harmless. A stop that fails
+        (the engine or API server unreachable, refused) is logged and the caller may call ``stop`` again; the
+        docker and kubernetes launchers never raise. Should one raise anyway (``LaunchError``, or the local
+        launcher's ``PermissionError``), the server answers the DELETE with 502 and tries again on the next.
         """
         ...
 

@@ -51,10 +51,12 @@ SESSION_STATES: dict[str, BotStatus] = {
 class LaunchSpec:
     """One ``jitsi-bot join`` to start: what every launcher turns into a process, a container or a Job.
 
-    ``meeting_url`` is the whole URL (a ``?jwt=`` in it is a credential) and ``password`` is secret: launchers
-    pass the URL as an argument only where the process list is private to the bot (a container, a pod) or
-    through the environment, and the password only through the environment (``BOT_MEETING__PASSWORD``);
-    neither is ever logged.
+    ``meeting_url`` is the whole URL (a ``?jwt=`` in it is a credential) and ``password`` is secret; neither is
+    ever logged. The password goes only through the environment (``BOT_MEETING__PASSWORD``). The URL goes
+    through the environment too (``join -`` and ``JOIN_URL_ENV``) for a local process and a container: both
+    are in the host's process list, and a container's command also in ``docker inspect``. A Job gets a URL
+    with a query, fragment or user info from a Secret; a URL without them carries no credential and is in the
+    Job's args, readable by whoever may read Jobs or pods in the namespace.
     """
 
     bot_id: str
@@ -66,15 +68,18 @@ class LaunchSpec:
     max_duration_s: float | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
-    def join_args(self, out: str) -> list[str]:
-        """Arguments after ``jitsi-bot``: ``join URL --out OUT [--name N] [--email A]... [--backend B]``."""
-        args = ["join", self.meeting_url, "--out", out]
+    def join_args(self, out: str, *, url: str | None = None) -> list[str]:
+        """Arguments after ``jitsi-bot``: ``join URL --out OUT [--name=N] [--email=A]... [--backend=B]``.
+
+        ``url`` stands in for the meeting URL (``-``: read it from ``JOIN_URL_ENV``). Values are joined to
+        their option with ``=`` so that one starting with ``-`` is not taken for an option.
+        """
+        args = ["join", self.meeting_url if url is None else url, "--out", out]
         if self.bot_name:
-            args += ["--name", self.bot_name]
-        for addr in self.email:
-            args += ["--email", addr]
+            args.append(f"--name={self.bot_name}")
+        args += [f"--email={addr}" for addr in self.email]
         if self.backend:
-            args += ["--backend", self.backend]
+            args.append(f"--backend={self.backend}")
         return args
 
     def join_env(self) -> dict[str, str]:

@@ -7,13 +7,14 @@ An aiohttp server on 127.0.0.1:<ephemeral> (plain HTTP, bearer token) with, in o
   ``fieldSelector=metadata.name=N``, ``resourceVersion``: the events after that version, then new ones as they
   happen, one JSON object a line);
 * ``GET/PATCH/DELETE /apis/batch/v1/namespaces/{ns}/jobs/{name}``: read, strategic-merge patch of
-  ``spec.suspend``, delete (the body's DeleteOptions kept; the Job gets a ``deletionTimestamp``, as in a
-  foreground deletion, and goes when the test calls ``remove_job``);
+  ``spec.suspend`` (with annotations set or, given null, removed), delete (the body's DeleteOptions kept;
+  the Job gets a ``deletionTimestamp``, as in a foreground deletion, and goes when the test calls
+  ``remove_job``);
 * ``POST /api/v1/namespaces/{ns}/secrets``; ``GET /api/v1/namespaces/{ns}/pods?labelSelector=job-name=N``.
 
-It runs no controller: the test moves a Job along (``add_pod``, ``finish``, ``remove_job``). Anything else
-(another path, method or namespace, a missing or wrong token) is answered 404/401 and noted in ``unexpected``,
-which the test asserts empty. Every request is kept in ``requests``.
+It runs no controller: the test moves a Job along (``add_pod``, ``resume``, ``finish``, ``remove_job``). Anything
+else (another path, method or namespace, a missing or wrong token) is answered 404/401 and noted in
+``unexpected``, which the test asserts empty. Every request is kept in ``requests``.
 """
 
 from __future__ import annotations
@@ -85,11 +86,16 @@ class KubeApi:
     # --- what a controller, the kubelet or a person would do ---
 
     async def add_pod(self, job: str, *, exit_code: int | None = None, term_reason: str = "Completed",
-                      pod_reason: str | None = None, message: str | None = None) -> None:
-        """Give ``job`` a pod (replacing any), running or with its bot container terminated."""
+                      pod_reason: str | None = None, message: str | None = None,
+                      waiting: str | None = None) -> None:
+        """Give ``job`` a pod (replacing any): running, with its bot container terminated, or (``waiting``: a
+        reason such as ``ImagePullBackOff``, ``message`` its message) pending, its bot container not started."""
         state: dict[str, Any] = {"running": {"startedAt": TIME}} if exit_code is None else {
             "terminated": {"exitCode": exit_code, "reason": term_reason, "finishedAt": TIME}}
-        status: dict[str, Any] = {"phase": "Running" if exit_code is None else "Failed",
+        if waiting is not None:
+            state, message = {"waiting": {"reason": waiting, "message": message}}, None
+        phase = "Pending" if waiting is not None else "Running" if exit_code is None else "Failed"
+        status: dict[str, Any] = {"phase": phase,
                                   "containerStatuses": [{"name": "bot", "image": "img", "imageID": "",
                                                          "ready": exit_code is None, "restartCount": 0,
                                                          "state": state}]}
@@ -103,6 +109,11 @@ class KubeApi:
         """Set the Job's ``Complete`` or ``Failed`` condition (a MODIFIED event)."""
         cond = {"type": kind, "status": "True", "lastTransitionTime": TIME, "reason": reason, "message": message}
         self.jobs[job]["status"] = {"conditions": [cond], "startTime": TIME}
+        await self._event("MODIFIED", self.jobs[job])
+
+    async def resume(self, job: str) -> None:
+        """Unsuspend the Job (as a queueing controller admitting it would)."""
+        self.jobs[job]["spec"]["suspend"] = False
         await self._event("MODIFIED", self.jobs[job])
 
     async def remove_job(self, job: str) -> None:
@@ -212,10 +223,16 @@ class KubeApi:
     async def _patch_job(self, request: web.Request, name: str, body: Any) -> web.StreamResponse:
         if name not in self.jobs:
             return _status(404, "NotFound")
-        if request.content_type != "application/strategic-merge-patch+json" or body != {
-                "spec": {"suspend": False}}:
+        if request.content_type != "application/strategic-merge-patch+json" or set(body) - {"metadata", "spec"} or (
+                body["spec"] != {"suspend": False}) or set(body.get("metadata", {})) - {"annotations"}:
             self.unexpected.append(f"PATCH {name}: {request.content_type} {body}")
             return _status(422, "Invalid")
+        meta = self.jobs[name]["metadata"]
+        for key, value in body.get("metadata", {}).get("annotations", {}).items():
+            if value is None:
+                (meta.get("annotations") or {}).pop(key, None)
+            else:
+                meta.setdefault("annotations", {})[key] = value
         self.jobs[name]["spec"]["suspend"] = False
         await self._event("MODIFIED", self.jobs[name])
         return web.json_response(self.jobs[name])
