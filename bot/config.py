@@ -320,6 +320,10 @@ class ServeSettings(_Section):
         "off the host's loopback; host shares it (each bot's audio bridge then takes a free port).")
     stop_grace_s: float = Field(
         45, gt=0, description="DELETE: time a bot gets to leave and write its files before it is killed.")
+    instance: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$",
+        description="This server's name on its containers and Jobs (a label): a restarted server adopts only its "
+        "own. Default: a hash of data_dir's absolute path; set it where two servers share a path (two pods).")
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)  # type: ignore[arg-type]
 
     @field_validator("api_token")

@@ -29,8 +29,8 @@ from bot.config import ServeSettings
 from bot.demo.meeting import MEETING
 from bot.demo.room import FakeJitsiRoom
 from bot.demo.speech import RATE, tone_wav
-from bot.serve.docker import INTERRUPTED, LOG_TAIL_BYTES, DockerLauncher, server_id
-from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LABEL_SERVER, LOG_FILE, LaunchError
+from bot.serve.docker import INTERRUPTED, LOG_TAIL_BYTES, DockerLauncher
+from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LABEL_SERVER, LOG_FILE, LaunchError, server_id
 from bot.serve.model import JOIN_URL_ENV, Exited, LaunchSpec
 from bot.status import BotFiles
 from tests.conftest import TEST_BROWSER_ARGS, dominant_hz, until, wav_mono
@@ -282,7 +282,7 @@ async def test_the_docker_launcher_runs_a_bot_stops_it_and_reattaches(
         facts = json.loads((await engine.adocker("inspect", ref))[1])[0]
         assert facts["Name"] == "/notetaker-b1"
         assert facts["Config"]["Labels"].items() >= {LABEL_APP: LABEL_APP_VALUE, LABEL_BOT: "b1", "team": "qa",
-                                                     LABEL_SERVER: server_id(ServeSettings().data_dir)}.items()
+                                                     LABEL_SERVER: server_id(ServeSettings())}.items()
         # the meeting URL (its password in the query) is in the environment, not in the command line
         assert facts["Config"]["Cmd"][:2] == ["join", "-"] and facts["Args"][facts["Args"].index("join") + 1] == "-"
         assert password not in json.dumps([facts["Config"]["Cmd"], facts["Path"], facts["Args"]])
@@ -338,7 +338,8 @@ async def test_the_docker_launcher_removes_a_container_never_started_and_keeps_t
     async with aiodocker.Docker(url=f"unix://{engine.socket}") as docker:
         container = await docker.containers.create({
             "Image": IMAGE, "Cmd": ["join", "-", "--out", "/out"],
-            "Labels": {LABEL_APP: LABEL_APP_VALUE, LABEL_SERVER: server_id(data_dir), LABEL_BOT: "cut1"},
+            "Labels": {LABEL_APP: LABEL_APP_VALUE, LABEL_SERVER: server_id(ServeSettings(data_dir=data_dir)),
+                       LABEL_BOT: "cut1"},
         }, name="notetaker-cut1")
     restarted = _launcher(engine, image=IMAGE, data_dir=data_dir)
     other = _launcher(engine, image=IMAGE, data_dir=tmp_path / "other")

@@ -26,7 +26,7 @@ from structlog.testing import capture_logs
 from bot.config import ServeSettings
 from bot.serve.k8s_manifest import LAUNCHING, job_manifest, job_name
 from bot.serve.kubernetes import KubernetesLauncher, config_source
-from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LaunchError
+from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LABEL_SERVER, LaunchError, server_id
 from bot.serve.model import Exited, LaunchSpec
 from tests.conftest import until
 from tests.doubles.kubernetes_api import TRUE, KubeApi
@@ -298,14 +298,26 @@ async def test_a_pod_being_created_is_not_taken_for_one_that_cannot_start(
 
 
 async def test_running_finds_this_servers_jobs_by_label(api: KubeApi, launcher: KubernetesLauncher,
-                                                        tmp_path: Path) -> None:
+                                                        settings: ServeSettings, tmp_path: Path) -> None:
     one = await launcher.launch(spec("bot1"), tmp_path)
     two = await launcher.launch(spec("Bot_2.x", password=SecretStr(PASSWORD)), tmp_path)
     await api.put_job({"apiVersion": "batch/v1", "kind": "Job", "spec": {},
                        "metadata": {"name": "someone-elses", "labels": {"app": "other"}}})
+    # another server's bot in the same namespace (its own serve.instance): never adopted by this one
+    await api.put_job({"apiVersion": "batch/v1", "kind": "Job",
+                       "spec": {"template": {"spec": {"containers": [{"name": "bot"}]}}},
+                       "metadata": {"name": "notetaker-bot3", "annotations": {LABEL_BOT: "bot3"},
+                                    "labels": {LABEL_APP: LABEL_APP_VALUE, LABEL_BOT: "bot3",
+                                               LABEL_SERVER: "other-server"}}})
     assert await launcher.running() == {"bot1": one, "Bot_2.x": two}
     (listing,) = [r for r in api.of("GET", JOBS) if "labelSelector" in r.query]
-    assert listing.query == {"labelSelector": f"{LABEL_APP}={LABEL_APP_VALUE}", "limit": "500"}
+    assert listing.query == {"labelSelector": f"{LABEL_APP}={LABEL_APP_VALUE},{LABEL_SERVER}={server_id(settings)}",
+                             "limit": "500"}
+    other = KubernetesLauncher(settings.model_copy(update={"instance": "other-server"}))
+    try:
+        assert await other.running() == {"bot3": "notetaker-bot3"}
+    finally:
+        await other.aclose()
 
 
 async def test_without_any_configuration_the_error_says_what_to_set(

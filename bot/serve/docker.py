@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -32,7 +31,15 @@ from aiodocker.containers import DockerContainer
 from aiodocker.exceptions import DockerError
 
 from bot.config import ServeSettings
-from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LABEL_SERVER, LOG_FILE, LaunchError
+from bot.serve.launcher import (
+    LABEL_APP,
+    LABEL_APP_VALUE,
+    LABEL_BOT,
+    LABEL_SERVER,
+    LOG_FILE,
+    LaunchError,
+    server_id,
+)
 from bot.serve.model import JOIN_URL_ENV, Exited, LaunchSpec
 
 log = structlog.get_logger(__name__)
@@ -48,11 +55,6 @@ _WAIT_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 60.0, 60.0, 60.0, 60.0)  # the
 LOG_TAIL_LINES = 5000  # what wait() asks the engine for, of the container's output ...
 LOG_TAIL_BYTES = 256 << 10  # ... and keeps of it in bot.log
 INTERRUPTED = "the launch was interrupted"
-
-
-def server_id(data_dir: Path) -> str:
-    """This server's ``LABEL_SERVER`` value: a hash of its absolute ``data_dir`` (one server per data_dir)."""
-    return hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
 
 
 class DockerLauncher:
@@ -73,8 +75,8 @@ class DockerLauncher:
         environ: where the values of ``serve.bot_env`` come from (default: this process's environment).
         api_timeout_s: limit for one short Engine API call (create, start, inspect, list).
         instance: this server's ``LABEL_SERVER`` value, on its containers and required by ``running``; default
-            ``server_id(serve.data_dir)``, so that servers with their own data_dir on one engine never adopt
-            each other's bots.
+            ``server_id(serve)`` (``serve.instance``, else a hash of ``data_dir``), so that servers on one engine
+            never adopt each other's bots.
     """
 
     name = "docker"
@@ -98,7 +100,7 @@ class DockerLauncher:
         self._image_uid = image_uid
         self._environ = os.environ if environ is None else environ
         self._api_timeout_s = api_timeout_s
-        self._instance = instance or server_id(settings.data_dir)
+        self._instance = instance or server_id(settings)
         self._docker: aiodocker.Docker | None = None
         self._stops: dict[str, asyncio.Task[None]] = {}
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot.config import ServeSettings
-from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LaunchError
+from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LABEL_SERVER, LaunchError, server_id
 from bot.serve.model import LaunchSpec
 
 JOB_PREFIX = "notetaker-"
@@ -123,7 +123,7 @@ def job_manifest(spec: LaunchSpec, settings: ServeSettings) -> dict[str, Any]:
         raise LaunchError(f"bot id {spec.bot_id!r} cannot name a folder on the volume")
     job = copy.deepcopy(load_template(settings))
     name = job_name(spec.bot_id)
-    ours = {LABEL_APP: LABEL_APP_VALUE, LABEL_BOT: bot_label(spec.bot_id)}
+    ours = {LABEL_APP: LABEL_APP_VALUE, LABEL_BOT: bot_label(spec.bot_id), LABEL_SERVER: server_id(settings)}
 
     meta = job.setdefault("metadata", {})
     meta.pop("generateName", None)

@@ -23,7 +23,7 @@ from kubernetes_asyncio.watch import Watch
 
 from bot.config import ServeSettings
 from bot.serve.k8s_manifest import CONTAINER, LAUNCHING, job_manifest, job_name, secret_manifest
-from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LaunchError
+from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LABEL_SERVER, LaunchError, server_id
 from bot.serve.model import Exited, LaunchSpec
 
 log = structlog.get_logger(__name__)
@@ -331,8 +331,8 @@ class KubernetesLauncher:
         try:
             while True:
                 more: dict[str, Any] = {"_continue": cont} if cont else {}
-                page = await batch.list_namespaced_job(
-                    self._ns, label_selector=f"{LABEL_APP}={LABEL_APP_VALUE}", limit=500, **more)
+                mine = f"{LABEL_APP}={LABEL_APP_VALUE},{LABEL_SERVER}={server_id(self._settings)}"
+                page = await batch.list_namespaced_job(self._ns, label_selector=mine, limit=500, **more)
                 for job in page.items or []:
                     meta = job.metadata
                     bot_id = (meta.annotations or {}).get(LABEL_BOT) or (meta.labels or {}).get(LABEL_BOT)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Protocol
 
+from bot.config import ServeSettings
 from bot.serve.model import Exited, LaunchSpec
 
 # Every container or Job the server starts carries these labels, so that a restarted server finds its own.
@@ -14,6 +16,13 @@ LABEL_BOT = "jitsi-notetaker/bot-id"
 # Which server started the container (docker: one engine may serve several servers, each adopts only its own).
 LABEL_SERVER = "jitsi-notetaker/server"
 LOG_FILE = "bot.log"  # in the bot's folder: its output, as its launcher saw it (docker: the last part of it)
+
+
+def server_id(settings: ServeSettings) -> str:
+    """This server's ``LABEL_SERVER`` value: ``serve.instance``, else a hash of its absolute ``data_dir``."""
+    if settings.instance:
+        return settings.instance
+    return hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:16]
 
 
 class LaunchError(Exception):

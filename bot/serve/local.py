@@ -11,10 +11,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from bot.serve.launcher import LaunchError
+from bot.serve.launcher import LOG_FILE, LaunchError
 from bot.serve.model import JOIN_URL_ENV, Exited, LaunchSpec
 
-LOG_FILE = "bot.log"
 ADOPTED_POLL_S = 0.5
 
 
@@ -91,8 +90,7 @@ class LocalLauncher:
 
     def command(self, spec: LaunchSpec, out_dir: Path) -> list[str]:
         """The command line of one bot: the URL is ``-`` (it is given in the environment, see ``launch``)."""
-        args = spec.join_args(str(out_dir.resolve()))
-        args[args.index(spec.meeting_url)] = "-"
+        args = spec.join_args(str(out_dir.resolve()), url="-")
         cmd = [*self._interpreter, "-m", "bot", *args]
         if self._bot_config is not None:
             cmd += ["--config", str(self._bot_config)]
