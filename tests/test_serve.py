@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from structlog.testing import capture_logs
@@ -30,6 +29,8 @@ from bot.serve.model import BotStatus
 from bot.serve.policy import HostPolicy, UrlRefused
 from bot.serve.store import BotRecord, Store
 from tests.conftest import until
+from tests.doubles.hooks import hook_receiver
+from tests.sse import read_events
 
 TOKEN = "t" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -245,18 +246,13 @@ async def test_a_bot_runs_streams_its_events_and_serves_its_files(serve: Serve) 
     assert created["meeting_url"] == "http://127.0.0.1:9/room"
     assert created["links"]["events"].endswith(f"/api/v1/bots/{bot_id}/events")
 
-    events: list[tuple[str, Any]] = []
+    def release_once_in_call(kind: str, data: Any) -> None:
+        if kind == "status" and data["status"] == "in_call":  # seen: the bot may leave now
+            (serve.data_dir / "bots" / bot_id / "release").touch()
+
     async with serve.client.get(f"/api/v1/bots/{bot_id}/events", headers=AUTH) as resp:
         assert resp.headers["Content-Type"].startswith("text/event-stream")
-        kind = None
-        async for raw in resp.content:
-            line = raw.decode().rstrip("\n")
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: "):
-                events.append((kind, json.loads(line[6:])))
-                if kind == "status" and events[-1][1]["status"] == "in_call":  # seen: the bot may leave now
-                    (serve.data_dir / "bots" / bot_id / "release").touch()
+        events = await read_events(resp, release_once_in_call)
     statuses = [d["status"] for k, d in events if k == "status"]
     assert statuses[-1] == "done" and "in_call" in statuses
     assert [d["text"] for k, d in events if k == "segment"] == ["hello from the fake room", "goodbye"]
@@ -368,26 +364,17 @@ async def test_a_restarted_server_reattaches_keeps_the_queue_and_fails_the_lost(
 
 
 async def test_status_webhook_is_signed_ordered_and_ends_with_the_report(tmp_path: Path) -> None:
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append((dict(request.headers), await request.read()))
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    async with TestServer(app, host="127.0.0.1") as receiver:
-        hook_url = f"http://127.0.0.1:{receiver.port}/hook"
+    async with hook_receiver() as hooks:
         serve = await _start(tmp_path / "data", webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)))
         try:
-            bot_id = (await serve.post({"meeting_url": url(), "webhook": hook_url}))["id"]
-            await until(lambda: any(b'"bot.done"' in body for _, body in received), timeout=30)
+            bot_id = (await serve.post({"meeting_url": url(), "webhook": hooks.url}))["id"]
+            await until(lambda: any(b'"bot.done"' in body for _, body in hooks.received), timeout=30)
         finally:
             await _stop(serve)
-    assert all(verify(WEBHOOK_SECRET, headers, body) for headers, body in received)
-    ids = [headers["webhook-id"] for headers, _ in received]
+    assert all(verify(WEBHOOK_SECRET, headers, body) for headers, body in hooks.received)
+    ids = [headers["webhook-id"] for headers, _ in hooks.received]
     assert len(set(ids)) == len(ids)  # each event its own id (a receiver drops a repeated one)
-    payloads = [json.loads(body) for _, body in received]
+    payloads = [json.loads(body) for _, body in hooks.received]
     assert [p["type"] for p in payloads][-1] == "bot.done"
     statuses = [p["data"]["status"] for p in payloads]
     assert statuses[0] == "queued" and "in_call" in statuses and statuses[-1] == "done"
@@ -399,27 +386,19 @@ async def test_a_webhook_refused_at_send_time_is_not_posted(tmp_path: Path) -> N
     # Accepted when the bot was requested; by the time its events are sent the address may no longer be
     # (a name re-pointed at a private address): the manager checks again with its own policy, here one that
     # lists nothing, so loopback is refused.
-    received: list[bytes] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.read())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    async with TestServer(app, host="127.0.0.1") as receiver:
+    async with hook_receiver() as hooks:
         serve = await _start(tmp_path / "data", webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)),
                              send_policy=HostPolicy([]))
         try:
             with capture_logs() as logs:
                 bot_id = (await serve.post({"meeting_url": url(),
-                                            "webhook": f"http://127.0.0.1:{receiver.port}/hook"}))["id"]
+                                            "webhook": hooks.url}))["id"]
                 await serve.until_status(bot_id, "done")
                 await until(lambda: any("webhook" in str(e.get("event")) for e in logs if e["log_level"] != "info"),
                             timeout=30)
         finally:
             await _stop(serve)
-    assert received == []
+    assert hooks.bodies == []
 
 
 async def test_the_bot_gets_the_canonical_meeting_url(serve: Serve) -> None:
@@ -513,16 +492,8 @@ class RunningFailsOnce(LocalLauncher):
 
 
 async def _sse_events(serve: Serve, bot_id: str) -> list[tuple[str, Any]]:
-    events: list[tuple[str, Any]] = []
     async with serve.client.get(f"/api/v1/bots/{bot_id}/events", headers=AUTH) as resp:
-        kind = None
-        async for raw in resp.content:
-            line = raw.decode().rstrip("\n")
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: "):
-                events.append((kind, json.loads(line[6:])))
-    return events
+        return await read_events(resp)
 
 
 async def test_a_body_sent_in_parts_is_read_whole(serve: Serve) -> None:
@@ -546,27 +517,19 @@ async def test_a_body_sent_in_parts_is_read_whole(serve: Serve) -> None:
 
 
 async def test_a_queued_webhook_bot_gets_its_webhooks_after_a_restart(tmp_path: Path) -> None:
-    received: list[bytes] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.read())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
     data = tmp_path / "data"
-    async with TestServer(app, host="127.0.0.1") as receiver:
+    async with hook_receiver() as hooks:
         store = Store(data)
         await store.open()
         await store.insert(BotRecord(id="waiting1", meeting_url=url(stay="0.1"), launcher="local",
-                                     webhook=f"http://127.0.0.1:{receiver.port}/hook"))
+                                     webhook=hooks.url))
         await store.close()  # queued by a server that stopped before launching it
         serve = await _start(data, webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)))
         try:
-            await until(lambda: any(b'"bot.done"' in body for body in received), timeout=30)
+            await until(lambda: any(b'"bot.done"' in body for body in hooks.bodies), timeout=30)
         finally:
             await _stop(serve)
-    payloads = [json.loads(body) for body in received]
+    payloads = [json.loads(body) for body in hooks.bodies]
     assert payloads[-1]["data"]["id"] == "waiting1" and payloads[-1]["data"]["status"] == "done"
     assert "in_call" in [p["data"]["status"] for p in payloads]
 
@@ -614,15 +577,7 @@ async def test_store_failures_neither_end_the_watch_nor_lose_a_launched_bot(tmp_
 
 
 async def test_an_unexpected_webhook_error_does_not_silence_later_events(tmp_path: Path) -> None:
-    received: list[bytes] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.read())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    async with TestServer(app, host="127.0.0.1") as receiver:
+    async with hook_receiver() as hooks:
         serve = await _start(tmp_path / "data", webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)))
         sender = serve.manager._sender
         assert sender is not None
@@ -638,34 +593,23 @@ async def test_an_unexpected_webhook_error_does_not_silence_later_events(tmp_pat
 
         sender.send = send  # type: ignore[method-assign]
         try:
-            await serve.post({"meeting_url": url(), "webhook": f"http://127.0.0.1:{receiver.port}/hook"})
-            await until(lambda: any(b'"bot.done"' in body for body in received), timeout=30)
+            await serve.post({"meeting_url": url(), "webhook": hooks.url})
+            await until(lambda: any(b'"bot.done"' in body for body in hooks.bodies), timeout=30)
         finally:
             await _stop(serve)
-    assert calls == len(received) + 1
+    assert calls == len(hooks.bodies) + 1
 
 
 async def test_pending_webhooks_are_delivered_at_shutdown(tmp_path: Path) -> None:
-    received: list[bytes] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        body = await request.read()
-        if b'"bot.done"' in body:
-            await asyncio.sleep(0.3)  # a receiver that takes its time
-        received.append(body)
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    async with TestServer(app, host="127.0.0.1") as receiver:
+    async with hook_receiver(slow_marker=b'"bot.done"') as hooks:
         serve = await _start(tmp_path / "data", webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)))
         try:
             bot_id = (await serve.post({"meeting_url": url(hold="1"),
-                                        "webhook": f"http://127.0.0.1:{receiver.port}/hook"}))["id"]
+                                        "webhook": hooks.url}))["id"]
             await serve.until_status(bot_id, "in_call")
         finally:
             await _stop(serve)  # the local bot is stopped; its bot.done is still sent
-    done = [json.loads(b) for b in received if b'"bot.done"' in b]
+    done = [json.loads(b) for b in hooks.bodies if b'"bot.done"' in b]
     assert len(done) == 1 and done[0]["data"]["status"] == "stopped"
 
 

@@ -22,15 +22,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright, expect
 
 from bot.delivery.webhook import verify
 from bot.demo.room import DEMO_BROWSER_ARGS, FakeJitsiRoom
 from bot.demo.speech import speak, tone_wav, write_wav
 from tests.conftest import until
+from tests.doubles.hooks import HookReceiver, hook_receiver
 from tests.processes import stop_session
+from tests.sse import read_events
 
 pytestmark = pytest.mark.e2e
 
@@ -116,18 +116,10 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-async def hooks() -> AsyncIterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    """A status-webhook receiver on loopback: its URL and what it received."""
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append((dict(request.headers), await request.read()))
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    async with TestServer(app, host="127.0.0.1") as receiver:
-        yield f"http://127.0.0.1:{receiver.port}/hook", received
+async def hooks() -> AsyncIterator[HookReceiver]:
+    """A status-webhook receiver on loopback."""
+    async with hook_receiver() as receiver:
+        yield receiver
 
 
 async def _post(http: aiohttp.ClientSession, server: ServeProcess, body: dict[str, Any],
@@ -159,17 +151,9 @@ async def _until_status(http: aiohttp.ClientSession, server: ServeProcess, bot_i
 
 async def _events(http: aiohttp.ClientSession, url: str) -> list[tuple[str, Any]]:
     """Read a Server-Sent Events stream to its end."""
-    events: list[tuple[str, Any]] = []
-    kind = ""
     async with http.get(url, headers=AUTH) as resp:
         assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/event-stream")
-        async for raw in resp.content:
-            line = raw.decode().rstrip("\n")
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: "):
-                events.append((kind, json.loads(line[6:])))
-    return events
+        return await read_events(resp)
 
 
 async def _artifact(http: aiohttp.ClientSession, server: ServeProcess, bot_id: str, name: str) -> str:
@@ -180,10 +164,10 @@ async def _artifact(http: aiohttp.ClientSession, server: ServeProcess, bot_id: s
 
 @pytest.mark.asr
 async def test_a_bot_goes_from_queued_to_done_with_live_transcript_and_files(
-    server: ServeProcess, http: aiohttp.ClientSession, hooks: tuple[str, list[tuple[dict[str, str], bytes]]],
+    server: ServeProcess, http: aiohttp.ClientSession, hooks: HookReceiver,
     tmp_path: Path,
 ) -> None:
-    hook_url, received = hooks
+    hook_url, received = hooks.url, hooks.received
     media = tmp_path / "media"
     media.mkdir()
     lines = {"alice": ("Alice", "en-us", "Good morning everyone. Let us review the budget for the new office."),

@@ -9,15 +9,14 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from bot.config import WebhookSettings
 from bot.delivery.errors import DeliveryError
 from bot.delivery.webhook import WebhookSender
 from bot.serve.policy import HostPolicy, UrlRefused, canonical_url, is_public
+from tests.doubles.hooks import HookReceiver, hook_receiver
 
 NAMES = {"meet.example.org": ["93.184.216.34"], "hook.example.org": ["93.184.216.35"]}
 
@@ -110,19 +109,9 @@ class Rebinding(AbstractResolver):
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[tuple[TestServer, list[bytes]]]:
-    got: list[bytes] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        got.append(await request.read())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield server, got
-    await server.close()
+async def receiver() -> AsyncIterator[HookReceiver]:
+    async with hook_receiver() as hooks:
+        yield hooks
 
 
 def _settings() -> WebhookSettings:
@@ -131,9 +120,9 @@ def _settings() -> WebhookSettings:
 
 
 async def test_a_webhook_name_rebound_to_loopback_is_refused_when_sending_unless_listed(
-        receiver: tuple[TestServer, list[bytes]]) -> None:
-    server, got = receiver
-    url = f"http://hook.example.org:{server.port}/hook"
+        receiver: HookReceiver) -> None:
+    got = receiver.received
+    url = f"http://hook.example.org:{receiver.port}/hook"
     assert await OPEN.check_webhook_url(url)  # public when the bot was created
     got.clear()
     for policy, delivered in ((OPEN, False), (HostPolicy(["hook.example.org"]), True)):
@@ -152,9 +141,9 @@ async def test_a_webhook_name_rebound_to_loopback_is_refused_when_sending_unless
 
 
 async def test_a_webhook_to_a_non_public_literal_is_refused_when_sending_unless_listed(
-        receiver: tuple[TestServer, list[bytes]]) -> None:
-    server, got = receiver
-    url = f"http://127.0.0.1:{server.port}/hook"
+        receiver: HookReceiver) -> None:
+    got = receiver.received
+    url = f"http://127.0.0.1:{receiver.port}/hook"
     got.clear()
     async with WebhookSender(_settings(), resolver=OPEN.webhook_resolver(),
                              check_url=OPEN.check_webhook_address) as sender:
