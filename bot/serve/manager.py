@@ -42,7 +42,7 @@ from pydantic import SecretStr
 from bot.config import ServeSettings, WebhookSettings
 from bot.delivery.errors import DeliveryError
 from bot.delivery.webhook import WebhookSender, public_target, webhook_id
-from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, Launcher, LaunchError
+from bot.serve.launcher import Launcher, LaunchError
 from bot.serve.model import SESSION_STATES, BotStatus, Exited, LaunchSpec
 from bot.serve.policy import HostPolicy, PublicOnlyResolver
 from bot.serve.store import BotRecord, Store, new_bot_id, utc_now
@@ -447,8 +447,7 @@ class BotManager:
         out = self.out_dir(bot_id)
         spec = LaunchSpec(
             bot_id=bot_id, meeting_url=record.meeting_url, bot_name=record.bot_name, email=record.email,
-            backend=record.backend, password=_secret(record.password), max_duration_s=record.max_duration_s,
-            labels={LABEL_APP: LABEL_APP_VALUE, LABEL_BOT: bot_id})
+            backend=record.backend, password=_secret(record.password), max_duration_s=record.max_duration_s)
         # Stored before the launch: a server that dies during it finds the bot, or fails it; never relaunches it.
         await self._update(bot_id, status=BotStatus.STARTING, started_at=utc_now())
         self.launches += 1
@@ -486,15 +485,15 @@ class BotManager:
         try:
             while True:
                 try:
-                    offset = await self._observe(record.id, files, offset)
+                    offset, _ = await self._observe(record.id, files, offset)
                     if waiter.done():
                         try:
                             exited = waiter.result()
                         except Exception as exc:
                             exited = Exited(None, f"the launcher lost the bot ({type(exc).__name__})")
-                        offset = await self._observe(record.id, files, offset)
-                        status = await asyncio.to_thread(files.status) or {}
-                        await self._finish(record.id, exited, status)
+                        # Once more after the end: the last segments and the bot's final word
+                        offset, status = await self._observe(record.id, files, offset)
+                        await self._finish(record.id, exited, status or {})
                         return
                     await asyncio.wait({waiter}, timeout=self._poll_s)
                 except Exception:  # a store or file failure: the bot is still watched, and tried again
@@ -507,7 +506,8 @@ class BotManager:
             self._watchers.pop(record.id, None)
             self.kick()
 
-    async def _observe(self, bot_id: str, files: BotFiles, offset: int) -> int:
+    async def _observe(self, bot_id: str, files: BotFiles, offset: int) -> tuple[int, dict[str, Any] | None]:
+        """Take in the bot's status and new segments; the next offset in live.jsonl, and the status read."""
         status, segments, new_offset = await asyncio.to_thread(_poll, files, offset)
         if status is not None:
             record = self._records[bot_id]
@@ -528,7 +528,7 @@ class BotManager:
             kept.append(segment)
             self._publish(bot_id, Event("segment", segment=segment))
         self._seen[bot_id] = self._seen.get(bot_id, 0) + len(segments)
-        return new_offset
+        return new_offset, status
 
     async def _finish(self, bot_id: str, exited: Exited, status: dict[str, Any], *, lost: bool = False) -> None:
         record = self._records[bot_id]
