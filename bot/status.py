@@ -34,8 +34,8 @@ MAX_JSON_BYTES = 16 * 1024 * 1024
 class StatusWriter:
     """Writes ``status.json`` and appends to ``live.jsonl`` in ``out_dir``.
 
-    Writing never raises: a full disk must not end a meeting whose recordings still fit in memory-mapped
-    spools; the failure is remembered in ``error``.
+    Writing never raises: these files are for an observer, and failing to write them must not end the meeting;
+    the failure is remembered in ``error``.
     """
 
     def __init__(self, out_dir: Path, meeting_id: str) -> None:
