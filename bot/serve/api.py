@@ -33,12 +33,6 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 RESOLVE_TIMEOUT_S = 10.0
 MAX_LIST_LIMIT = 10_000
-CONTENT_TYPES = {
-    "report.json": "application/json",
-    "summary.html": "text/html",
-    "transcript.txt": "text/plain",
-    "transcript.vtt": "text/vtt",
-}
 # summary.html is the bot's own rendering of what people said: shown as a document, never as a script host.
 SUMMARY_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -214,7 +208,7 @@ async def _delete(request: web.Request) -> web.Response:
 async def _artifact(request: web.Request) -> web.StreamResponse:
     record = _record(request)
     name = request.match_info["name"]
-    if name not in CONTENT_TYPES:  # the route allows only these names; never a path from the request
+    if name not in ARTIFACTS:  # the route allows only these names; never a path from the request
         raise web.HTTPNotFound(reason="no such artifact")
     # The bot controls its folder: a symlink, FIFO or device there (or as the folder) reads as absent.
     files = BotFiles(request.app[MANAGER].out_dir(record.id))
@@ -224,7 +218,7 @@ async def _artifact(request: web.Request) -> web.StreamResponse:
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
     if name == "summary.html":
         headers["Content-Security-Policy"] = SUMMARY_CSP
-    return web.Response(body=body, content_type=CONTENT_TYPES[name], charset="utf-8", headers=headers)
+    return web.Response(body=body, content_type=ARTIFACTS[name], charset="utf-8", headers=headers)
 
 
 def _sse(event: str, data: Any) -> bytes:

@@ -7,7 +7,13 @@ from typing import Any
 from bot.outcome import safe_url
 from bot.serve.store import BotRecord
 
-ARTIFACTS = ("report.json", "summary.html", "transcript.txt", "transcript.vtt")
+# The files of a bot the API serves, with their content types.
+ARTIFACTS = {
+    "report.json": "application/json",
+    "summary.html": "text/html",
+    "transcript.txt": "text/plain",
+    "transcript.vtt": "text/vtt",
+}
 
 
 def bot_links(bot_id: str, base: str) -> dict[str, str]:
