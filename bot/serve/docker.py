@@ -32,11 +32,13 @@ from aiodocker.exceptions import DockerError
 
 from bot.config import ServeSettings
 from bot.serve.launcher import (
+    IMAGE_OUT,
     LABEL_APP,
     LABEL_APP_VALUE,
     LABEL_BOT,
     LABEL_SERVER,
     LOG_FILE,
+    UNIT_PREFIX,
     LaunchError,
     server_id,
 )
@@ -44,11 +46,9 @@ from bot.serve.model import JOIN_URL_ENV, Exited, LaunchSpec
 
 log = structlog.get_logger(__name__)
 
-OUT = "/out"  # the image's artifact folder (Dockerfile: BOT_OUTPUT__DIR, VOLUME)
 CONFIG_PATH = "/etc/jitsi-bot/config.toml"  # where serve.bot_config is mounted, read-only
 IMAGE_UID = 10001  # the Dockerfile's notetaker user, who must be able to write to /out
 SHM_BYTES = 512 << 20  # Chromium keeps its renderer memory in /dev/shm; Docker's 64 MiB is too small
-NAME_PREFIX = "notetaker-"
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # Docker's rule for container names
 _UNREACHABLE = 900  # aiodocker's status for a failed connection to the engine
 _WAIT_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 60.0, 60.0, 60.0, 60.0)  # the engine restarting: ~6 min
@@ -124,7 +124,7 @@ class DockerLauncher:
             LaunchError: the image is missing, the engine is unreachable or refused, a container of this bot
                 exists already, or the bot's config file is missing.
         """
-        name = NAME_PREFIX + spec.bot_id
+        name = UNIT_PREFIX + spec.bot_id
         if not _NAME.fullmatch(name):
             raise LaunchError(f"bot id {spec.bot_id!r} cannot name a container")
         config = self._container_config(spec, self._prepare_out(out_dir))
@@ -165,8 +165,8 @@ class DockerLauncher:
     def _container_config(self, spec: LaunchSpec, out: Path) -> dict[str, Any]:
         """The Engine API's ``ContainerCreate`` body (holds secrets in ``Env``: never log it)."""
         s = self._settings
-        cmd = spec.join_args(OUT, url="-")
-        mounts: list[dict[str, Any]] = [{"Type": "bind", "Source": str(out), "Target": OUT}]
+        cmd = spec.join_args(IMAGE_OUT, url="-")
+        mounts: list[dict[str, Any]] = [{"Type": "bind", "Source": str(out), "Target": IMAGE_OUT}]
         if s.bot_config is not None:
             source = s.bot_config.resolve()
             if not source.is_file():
@@ -269,7 +269,7 @@ class DockerLauncher:
     async def _save_log(self, container: DockerContainer, facts: Mapping[str, Any]) -> None:
         """The end of the container's output to ``bot.log`` in the folder mounted at ``/out``."""
         folder = next((Path(m["Source"]) for m in facts.get("Mounts") or []
-                       if m.get("Type") == "bind" and m.get("Destination") == OUT and m.get("Source")), None)
+                       if m.get("Type") == "bind" and m.get("Destination") == IMAGE_OUT and m.get("Source")), None)
         if folder is None:
             return
         try:

@@ -23,14 +23,20 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot.config import ServeSettings
-from bot.serve.launcher import LABEL_APP, LABEL_APP_VALUE, LABEL_BOT, LABEL_SERVER, LaunchError, server_id
-from bot.serve.model import LaunchSpec
+from bot.serve.launcher import (
+    IMAGE_OUT,
+    LABEL_APP,
+    LABEL_APP_VALUE,
+    LABEL_BOT,
+    LABEL_SERVER,
+    UNIT_PREFIX,
+    LaunchError,
+    server_id,
+)
+from bot.serve.model import PASSWORD_ENV, LaunchSpec
 
-JOB_PREFIX = "notetaker-"
 CONTAINER = "bot"  # the template's container that runs the bot (else its first)
-OUT_MOUNT = "/out"
 URL_ENV = "NOTETAKER_MEETING_URL"  # not BOT_*: only the kubelet reads it, to expand $(URL_ENV) in the args
-PASSWORD_ENV = "BOT_MEETING__PASSWORD"
 SECRET_KEYS = {PASSWORD_ENV: "meeting-password", URL_ENV: "meeting-url"}
 # The Job outlives the meeting cap by the time the bot takes to transcribe what is left and deliver (as in the
 # example: 4 h of meeting, 5 h of deadline).
@@ -50,10 +56,10 @@ def job_name(bot_id: str) -> str:
     two ids never share a name.
     """
     clean = re.sub(r"[^a-z0-9-]+", "-", bot_id.lower()).strip("-")
-    if clean == bot_id and len(JOB_PREFIX + clean) <= 63:
-        return JOB_PREFIX + clean
+    if clean == bot_id and len(UNIT_PREFIX + clean) <= 63:
+        return UNIT_PREFIX + clean
     digest = hashlib.sha256(bot_id.encode()).hexdigest()[:10]
-    return f"{JOB_PREFIX}{clean[: 63 - len(JOB_PREFIX) - 11]}-{digest}".replace("--", "-")
+    return f"{UNIT_PREFIX}{clean[: 63 - len(UNIT_PREFIX) - 11]}-{digest}".replace("--", "-")
 
 
 def bot_label(bot_id: str) -> str:
@@ -105,11 +111,11 @@ def _bot_container(pod: dict[str, Any]) -> dict[str, Any]:
 
 
 def _use_claim(pod: dict[str, Any], container: dict[str, Any], claim: str) -> None:
-    mounts = [m for m in container.get("volumeMounts") or [] if m.get("mountPath") == OUT_MOUNT]
+    mounts = [m for m in container.get("volumeMounts") or [] if m.get("mountPath") == IMAGE_OUT]
     volumes = {v.get("name"): v for v in pod.get("volumes") or []}
     volume = volumes.get(mounts[0].get("name")) if mounts else None
     if volume is None or "persistentVolumeClaim" not in volume:
-        raise LaunchError(f"the Job template must mount a persistentVolumeClaim at {OUT_MOUNT} in its bot container")
+        raise LaunchError(f"the Job template must mount a persistentVolumeClaim at {IMAGE_OUT} in its bot container")
     volume["persistentVolumeClaim"] = {**volume["persistentVolumeClaim"], "claimName": claim}
 
 
@@ -150,7 +156,7 @@ def job_manifest(spec: LaunchSpec, settings: ServeSettings) -> dict[str, Any]:
 
     hidden_url = secret_url(spec.meeting_url)
     reference = f"$({URL_ENV})"
-    args = spec.join_args(f"{OUT_MOUNT}/{spec.bot_id}", url=reference if hidden_url else None)
+    args = spec.join_args(f"{IMAGE_OUT}/{spec.bot_id}", url=reference if hidden_url else None)
     container["args"] = [a if hidden_url and i == 1 else _escape(a) for i, a in enumerate(args)]
 
     added: list[dict[str, Any]] = []

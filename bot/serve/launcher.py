@@ -15,6 +15,9 @@ LABEL_APP_VALUE = "jitsi-notetaker-serve"
 LABEL_BOT = "jitsi-notetaker/bot-id"
 # Which server started the container (docker: one engine may serve several servers, each adopts only its own).
 LABEL_SERVER = "jitsi-notetaker/server"
+# In the image: the artifact folder (Dockerfile: BOT_OUTPUT__DIR, VOLUME), and the names of containers and Jobs.
+IMAGE_OUT = "/out"
+UNIT_PREFIX = "notetaker-"
 LOG_FILE = "bot.log"  # in the bot's folder: its output, as its launcher saw it (docker: the last part of it)
 
 

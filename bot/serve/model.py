@@ -10,6 +10,7 @@ from pydantic import SecretStr
 # `jitsi-bot join -` reads the meeting URL from this variable: a local bot's argv is visible to every local user,
 # its environment only to its own.
 JOIN_URL_ENV = "JITSI_BOT_MEETING_URL"
+PASSWORD_ENV = "BOT_MEETING__PASSWORD"  # meeting.password, from the environment
 
 
 class BotStatus(StrEnum):
@@ -86,7 +87,7 @@ class LaunchSpec:
         """Environment variables the bot needs beyond the arguments (the password, the duration cap)."""
         env: dict[str, str] = {}
         if self.password is not None:
-            env["BOT_MEETING__PASSWORD"] = self.password.get_secret_value()
+            env[PASSWORD_ENV] = self.password.get_secret_value()
         if self.max_duration_s is not None:
             env["BOT_MEETING__MAX_DURATION_S"] = repr(float(self.max_duration_s))
         return env
