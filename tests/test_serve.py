@@ -177,6 +177,15 @@ async def _start(data_dir: Path, *, webhook: WebhookSettings | None = None, stor
     return Serve(client, manager, store, data_dir)
 
 
+async def _seed(data_dir: Path, *records: BotRecord) -> None:
+    """Records left in the store by a server that is gone."""
+    store = Store(data_dir)
+    await store.open()
+    for record in records:
+        await store.insert(record)
+    await store.close()
+
+
 async def _crash(serve: Serve) -> None:
     """Stop watching without stopping the bots (as a killed server would)."""
     await serve.client.close()
@@ -339,11 +348,7 @@ async def test_a_restarted_server_reattaches_keeps_the_queue_and_fails_the_lost(
     (data / "bots" / "ended1").mkdir(parents=True)
     (data / "bots" / "ended1" / "status.json").write_text(json.dumps(  # it ended while no server watched
         {"state": "done", "participants": 0, "end_reason": "room_empty", "exit_code": 4}))
-    store = Store(data)
-    await store.open()
-    await store.insert(lost)
-    await store.insert(ended)
-    await store.close()
+    await _seed(data, lost, ended)
 
     second = await _start(data, max_concurrent=1)
     try:
@@ -519,11 +524,8 @@ async def test_a_body_sent_in_parts_is_read_whole(serve: Serve) -> None:
 async def test_a_queued_webhook_bot_gets_its_webhooks_after_a_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     async with hook_receiver() as hooks:
-        store = Store(data)
-        await store.open()
-        await store.insert(BotRecord(id="waiting1", meeting_url=url(stay="0.1"), launcher="local",
-                                     webhook=hooks.url))
-        await store.close()  # queued by a server that stopped before launching it
+        # queued by a server that stopped before launching it
+        await _seed(data, BotRecord(id="waiting1", meeting_url=url(stay="0.1"), launcher="local", webhook=hooks.url))
         serve = await _start(data, webhook=WebhookSettings(secret=SecretStr(WEBHOOK_SECRET)))
         try:
             await until(lambda: any(b'"bot.done"' in body for body in hooks.bodies), timeout=30)
@@ -637,15 +639,11 @@ async def test_bots_keep_their_slots_until_the_launcher_can_say_what_runs(tmp_pa
 async def test_records_read_at_start(tmp_path: Path) -> None:
     """Another launcher's bot is left alone; end_reason from meeting.json; a stop during a natural end is done."""
     data = tmp_path / "data"
-    store = Store(data)
-    await store.open()
-    await store.insert(BotRecord(id="docker1", meeting_url=url(), launcher="docker", status=BotStatus.IN_CALL,
-                                 ref="c0ffee"))
-    await store.insert(BotRecord(id="ended2", meeting_url=url(), launcher="local", status=BotStatus.IN_CALL,
-                                 ref="999999997"))
-    await store.insert(BotRecord(id="natural", meeting_url=url(), launcher="local", status=BotStatus.FINALIZING,
-                                 ref="999999996", stop_requested=True, detail="stopped through the API"))
-    await store.close()
+    await _seed(data,
+                BotRecord(id="docker1", meeting_url=url(), launcher="docker", status=BotStatus.IN_CALL, ref="c0ffee"),
+                BotRecord(id="ended2", meeting_url=url(), launcher="local", status=BotStatus.IN_CALL, ref="999999997"),
+                BotRecord(id="natural", meeting_url=url(), launcher="local", status=BotStatus.FINALIZING,
+                          ref="999999996", stop_requested=True, detail="stopped through the API"))
     for bot_id, status in (("ended2", {"state": "done", "exit_code": 0}),
                            ("natural", {"state": "done", "exit_code": 0, "end_reason": "room_empty"})):
         (data / "bots" / bot_id).mkdir(parents=True)
@@ -670,11 +668,9 @@ async def test_records_read_at_start(tmp_path: Path) -> None:
 
 async def test_the_list_filters_by_status_and_keeps_the_newest(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    store = Store(data)
-    await store.open()
-    for n, status in enumerate([BotStatus.DONE, BotStatus.FAILED, BotStatus.DONE, BotStatus.STOPPED]):
-        await store.insert(BotRecord(id=f"b{n}", meeting_url=url(), launcher="local", status=status))
-    await store.close()
+    await _seed(data, *(BotRecord(id=f"b{n}", meeting_url=url(), launcher="local", status=status)
+                        for n, status in enumerate([BotStatus.DONE, BotStatus.FAILED, BotStatus.DONE,
+                                                    BotStatus.STOPPED])))
     serve = await _start(data)
     try:
         async def ids(query: str, status: int = 200) -> list[str]:
