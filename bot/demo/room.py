@@ -8,6 +8,12 @@ source (a tone or a WAV file) is sent through an in-page ``RTCPeerConnection`` p
 The controller talks to the page over a control WebSocket (``/control``): commands are JSON
 ``{id, cmd, args}`` answered by ``{id, ok, error?, result?}``; the page also sends unsolicited events
 ``{"event": name, ...}``. The latest page connection wins.
+
+With ``remote_senders=True`` the sending half (the sources and each slot's sending peer connection) runs
+in a sender page (``page/senders.html``) in a browser of its own (``bot.demo.senders.SenderBrowser``), so
+the bot's browser only receives, as in a real meeting. The room page talks to it through this server:
+``{"to_senders": msg}`` on ``/control`` goes to ``/senders`` as ``msg``, and whatever the sender page
+sends comes back to the room page as ``{"from_senders": msg}``.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import WSMsgType, web
 
 from bot.config import Settings, load_settings
+from bot.demo.senders import SenderBrowser
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +48,9 @@ class FakeJitsiRoom:
     """Serves a fake Jitsi Meet page on 127.0.0.1:<ephemeral> and drives it over a control WebSocket.
 
     Use as ``async with FakeJitsiRoom() as room:``; open ``room.url(...)`` in a browser, then call the
-    command methods. Commands sent while no page is connected wait up to ``connect_timeout`` seconds for
+    command methods. ``remote_senders=True`` also launches the sender browser (headless; Chromium as
+    ``BrowserSettings`` resolves it unless ``sender_executable`` is given) and closes it on exit; its pages'
+    participants are then heard over a real cross-process WebRTC connection. Commands sent while no page is connected wait up to ``connect_timeout`` seconds for
     one (then ``TimeoutError``); errors raised in the page come back as ``RuntimeError``.
 
     The room keeps a roster of the participants added through it: a page that connects later (for example
@@ -60,8 +69,15 @@ class FakeJitsiRoom:
         media_dir: Path | None = None,
         connect_timeout: float = 15.0,
         command_timeout: float = 20.0,
+        remote_senders: bool = False,
+        sender_executable: Path | None = None,
     ) -> None:
         self._media_dir = Path(media_dir) if media_dir is not None else None
+        self._remote_senders = remote_senders
+        self._sender_executable = sender_executable
+        self._sender_browser: SenderBrowser | None = None
+        self._senders_ws: web.WebSocketResponse | None = None
+        self._senders_connected = asyncio.Event()
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
         self._runner: web.AppRunner | None = None
@@ -99,6 +115,8 @@ class FakeJitsiRoom:
             return
         app = web.Application()
         app.router.add_get("/control", self._control)
+        app.router.add_get("/senders", self._senders)
+        app.router.add_get("/senders.html", self._senders_page)
         app.router.add_get("/favicon.ico", self._no_content)
         app.router.add_static("/static", PAGE_DIR)
         if self._media_dir is not None:
@@ -111,9 +129,19 @@ class FakeJitsiRoom:
         await site.start()
         self._runner = runner
         self._port = int(runner.addresses[0][1])
+        if self._remote_senders:
+            self._sender_browser = SenderBrowser(f"{self.base_url}/senders.html", executable=self._sender_executable)
+            try:
+                await self._sender_browser.start()
+            except BaseException:
+                await self.aclose()
+                raise
 
     async def aclose(self) -> None:
-        """Close the page connections and stop the server."""
+        """Close the page connections, the sender browser if any, and stop the server."""
+        if self._sender_browser is not None:
+            browser, self._sender_browser = self._sender_browser, None
+            await browser.aclose()
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -135,6 +163,11 @@ class FakeJitsiRoom:
         if self._port is None:
             raise RuntimeError("FakeJitsiRoom is not started")
         return self._port
+
+    @property
+    def sender_browser(self) -> SenderBrowser | None:
+        """The browser that runs the senders (``remote_senders=True``), else None."""
+        return self._sender_browser
 
     @property
     def base_url(self) -> str:
@@ -195,6 +228,8 @@ class FakeJitsiRoom:
             params["ignored_hash_keys"] = ",".join(ignored_hash_keys)
         if full is not None:
             params["full"] = full
+        if self._remote_senders:
+            params["remote_senders"] = "1"
         return f"{self.base_url}/{quote(room, safe='')}?{urlencode(params)}"
 
     # ------------------------------------------------------------------ page events
@@ -545,6 +580,8 @@ class FakeJitsiRoom:
         # Events not yet awaited belong to the previous page: a new page starts fresh queues.
         self._queues.clear()
         # Give the new page the roster first; the page runs commands in order.
+        if self._remote_senders:
+            await self._to_senders(ws, {"op": "reset"})  # before anything the new page asks for
         if self._roster or self._host_present:
             sync = self._send(
                 ws, "sync", {"participants": list(self._roster.values()), "host_present": self._host_present}
@@ -559,6 +596,9 @@ class FakeJitsiRoom:
                     data = json.loads(msg.data)
                 except ValueError:
                     log.warning("fake room: bad control message %r", msg.data)
+                    continue
+                if "to_senders" in data:
+                    await self._to_senders(ws, data["to_senders"])
                     continue
                 if "event" in data:
                     if ws is self._ws:
@@ -582,6 +622,48 @@ class FakeJitsiRoom:
                     if not fut.done():
                         fut.set_exception(RuntimeError("the fake room page disconnected"))
         return ws
+
+    async def _to_senders(self, page: web.WebSocketResponse, msg: dict[str, Any]) -> None:
+        """Relay a room page's message to the sender page, waiting for one to connect if need be.
+
+        Inline (the control loop waits), so the sender page gets the messages in the page's order.
+        """
+        if self._senders_ws is None or self._senders_ws.closed:
+            try:
+                await asyncio.wait_for(self._senders_connected.wait(), self._connect_timeout)
+            except TimeoutError:
+                error = (f"no sender page connected to {self.base_url}/senders within {self._connect_timeout} s"
+                         + ("" if self._remote_senders else " (the room was made without remote_senders=True)"))
+                log.warning("fake room: %s", error)
+                if "rpc" in msg and not page.closed:
+                    await page.send_str(json.dumps({"from_senders": {"rpc": msg["rpc"], "ok": False,
+                                                                     "error": error}}))
+                return
+        assert self._senders_ws is not None
+        await self._senders_ws.send_str(json.dumps(msg))
+
+    async def _senders(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        self._senders_ws = ws
+        self._senders_connected.set()
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                page = self._ws
+                if page is not None and not page.closed:
+                    await page.send_str(f'{{"from_senders": {msg.data}}}')
+        finally:
+            self._sockets.discard(ws)
+            if self._senders_ws is ws:
+                self._senders_ws = None
+                self._senders_connected.clear()
+        return ws
+
+    async def _senders_page(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(PAGE_DIR / "senders.html", headers={"Cache-Control": "no-store"})
 
     async def _record_event(self, data: dict[str, Any]) -> None:
         self.events.append(data)

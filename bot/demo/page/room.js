@@ -105,6 +105,8 @@
     ignoredHashKeys: (query.get("ignored_hash_keys") || "").split(",").filter(Boolean),
     // The room is at its occupant limit: "visitor" (visitors supported: the app retries as one) or "refuse".
     full: ["visitor", "refuse"].includes(query.get("full")) ? query.get("full") : null,
+    // The participants' audio is produced in the sender page, in another browser (bot/demo/senders.py).
+    remoteSenders: flag("remote_senders", false),
   };
   if (!opts.worklet) {
     // A browser without AudioWorklet: the bot must fall back to ScriptProcessor.
@@ -413,96 +415,209 @@
   };
 
   // ---------------------------------------------------------------- media
-  let audioCtx = null;
-  const wavCache = new Map();
-  function ctx() {
-    if (!audioCtx) audioCtx = new NativeAudioContext();
-    if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {});
-    return audioCtx;
-  }
-  async function loadWav(name) {
-    if (!wavCache.has(name)) {
-      wavCache.set(name, (async () => {
-        const resp = await fetch(`/media/${encodeURIComponent(name)}`);
-        if (!resp.ok) throw new Error(`GET /media/${name}: HTTP ${resp.status}`);
-        return ctx().decodeAudioData(await resp.arrayBuffer());
-      })());
+  // Where the participants' audio is produced. Local (the default): sources and sending peer connections in
+  // this page. Remote (?remote_senders=1): in the sender page (senders.js), in another browser, over /senders
+  // relayed by the room server; this page keeps only the receiving side, pcB, as in a real meeting. Either
+  // way a slot is {track, stream, ssrc, pcB, lastBytes, silent} plus what its implementation needs.
+  /** Today's in-page media: a MediaStreamAudioDestinationNode -> pcA ==> pcB per slot. */
+  function localMedia() {
+    let audioCtx = null;
+    const wavCache = new Map();
+    function ctx() {
+      if (!audioCtx) audioCtx = new NativeAudioContext();
+      if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {});
+      return audioCtx;
     }
-    return wavCache.get(name);
-  }
-  function ensureSource(p) {
-    if (!p._sourceReady) p._sourceReady = makeSource(p);
-    return p._sourceReady;
-  }
-  async function makeSource(p) {
-    const c = ctx();
-    const gain = c.createGain();
-    gain.gain.value = p._spec.gain ?? 0.3;
-    let src = null;
-    if (p._spec.wav) {
-      src = c.createBufferSource();
-      src.buffer = await loadWav(p._spec.wav);
-      src.loop = p._spec.loop !== false; // not looping: plays once, then the slot carries silence
-    } else if (p._spec.tone_hz) {
-      src = c.createOscillator();
-      src.frequency.value = p._spec.tone_hz;
+    async function loadWav(name) {
+      if (!wavCache.has(name)) {
+        wavCache.set(name, (async () => {
+          const resp = await fetch(`/media/${encodeURIComponent(name)}`);
+          if (!resp.ok) throw new Error(`GET /media/${name}: HTTP ${resp.status}`);
+          return ctx().decodeAudioData(await resp.arrayBuffer());
+        })());
+      }
+      return wavCache.get(name);
     }
-    if (src) { src.connect(gain); src.start(); }
-    // A silent but always-running input keeps frames (and RTP packets) flowing after a WAV ends.
-    const carrier = c.createConstantSource();
-    carrier.offset.value = 0;
-    carrier.connect(gain);
-    carrier.start();
-    p._source = src; p._carrier = carrier; p._gain = gain;
-  }
-  function stopSource(p) {
-    for (const node of [p._source, p._carrier]) {
-      try { if (node) node.stop(); } catch (e) { /* already stopped */ }
-    }
-    if (p._gain) p._gain.disconnect();
-    p._source = null; p._carrier = null; p._gain = null; p._sourceReady = null;
+    return {
+      async makeSource(p) {
+        const c = ctx();
+        const gain = c.createGain();
+        gain.gain.value = p._spec.gain ?? 0.3;
+        let src = null;
+        if (p._spec.wav) {
+          src = c.createBufferSource();
+          src.buffer = await loadWav(p._spec.wav);
+          src.loop = p._spec.loop !== false; // not looping: plays once, then the slot carries silence
+        } else if (p._spec.tone_hz) {
+          src = c.createOscillator();
+          src.frequency.value = p._spec.tone_hz;
+        }
+        if (src) { src.connect(gain); src.start(); }
+        // A silent but always-running input keeps frames (and RTP packets) flowing after a WAV ends.
+        const carrier = c.createConstantSource();
+        carrier.offset.value = 0;
+        carrier.connect(gain);
+        carrier.start();
+        p._source = src; p._carrier = carrier; p._gain = gain;
+      },
+      stopSource(p) {
+        for (const node of [p._source, p._carrier]) {
+          try { if (node) node.stop(); } catch (e) { /* already stopped */ }
+        }
+        if (p._gain) p._gain.disconnect();
+        p._source = null; p._carrier = null; p._gain = null;
+      },
+      hasSource: (p) => !!p._gain,
+      async createSlot() {
+        const dest = ctx().createMediaStreamDestination();
+        const pcA = new RTCPeerConnection({ iceServers: [] });
+        const pcB = new RTCPeerConnection({ iceServers: [] });
+        pcA.onicecandidate = (e) => { if (e.candidate) pcB.addIceCandidate(e.candidate).catch(() => {}); };
+        pcB.onicecandidate = (e) => { if (e.candidate) pcA.addIceCandidate(e.candidate).catch(() => {}); };
+        const received = new Promise((resolve) => {
+          pcB.ontrack = (e) => resolve({ track: e.track, stream: e.streams[0] || new MediaStream([e.track]) });
+        });
+        pcA.addTrack(dest.stream.getAudioTracks()[0], dest.stream);
+        const offer = await pcA.createOffer();
+        await pcA.setLocalDescription(offer);
+        await pcB.setRemoteDescription(offer);
+        const answer = await pcB.createAnswer();
+        await pcB.setLocalDescription(answer);
+        await pcA.setRemoteDescription(answer);
+        const got = await Promise.race([received, sleep(10000).then(() => null)]);
+        if (!got) throw new Error("in-page peer connection produced no remote track");
+        return { dest, pcA, pcB, ...got, ssrc: ssrcOf(offer.sdp), lastBytes: 0, silent: false };
+      },
+      closeSlot(slot) {
+        slot.pcA.close(); slot.pcB.close();
+        slot.dest.stream.getTracks().forEach((t) => t.stop());
+      },
+      async setSlotSilent(slot, silent) {
+        if (slot.silent === silent || slot.pcA.signalingState === "closed") return;
+        slot.silent = silent;
+        await slot.pcA.getSenders()[0].replaceTrack(silent ? null : slot.dest.stream.getAudioTracks()[0]);
+      },
+      connect(p, slot) { p._gain.connect(slot.dest); },
+      disconnect(p, slot) {
+        try { if (p._gain) p._gain.disconnect(slot.dest); } catch (e) { /* not connected */ }
+      },
+    };
   }
 
-  /** A sender slot: MediaStreamAudioDestinationNode -> pcA ==> pcB, whose received track is the remote one. */
+  /** The sender page's media, by RPC over the control socket (the room server relays it to /senders). */
+  function remoteMedia() {
+    const pending = new Map(); // rpc id -> {resolve, reject}
+    let nextId = 1;
+    let nextSource = 1;
+    let nextSlot = 1;
+    /** Send an operation; `reply`: wait for its answer (an error becomes an exception). */
+    function call(op, args, { reply = true } = {}) {
+      const msg = { op, args };
+      if (!reply) { send({ to_senders: msg }); return Promise.resolve(null); }
+      msg.rpc = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(msg.rpc, { resolve, reject });
+        send({ to_senders: msg });
+      });
+    }
+    const ready = call("hello", {}).catch((e) => { throw new Error(`remote senders: ${e.message}`); });
+    ready.catch((e) => console.warn(`fake room: ${e.message}`));
+    return {
+      /** An answer from the sender page (relayed by the server). */
+      onReply(msg) {
+        const entry = pending.get(msg.rpc);
+        if (!entry) return;
+        pending.delete(msg.rpc);
+        if (msg.ok) entry.resolve(msg.result); else entry.reject(new Error(msg.error || "sender page failed"));
+      },
+      async makeSource(p) {
+        await ready;
+        const id = `${p.getId()}#${nextSource++}`;
+        p._remoteSource = id;
+        const spec = { tone_hz: p._spec.tone_hz, wav: p._spec.wav, loop: p._spec.loop, gain: p._spec.gain };
+        await call("source", { id, spec });
+        if (p._remoteSource !== id) call("stop_source", { id }, { reply: false }); // stopped meanwhile
+        else p._hasRemoteSource = true;
+      },
+      stopSource(p) {
+        if (p._remoteSource) call("stop_source", { id: p._remoteSource }, { reply: false });
+        p._remoteSource = null; p._hasRemoteSource = false;
+      },
+      hasSource: (p) => !!p._hasRemoteSource,
+      async createSlot() {
+        await ready;
+        const id = nextSlot++;
+        const { sdp } = await call("slot", { id });
+        const pcB = new RTCPeerConnection({ iceServers: [] });
+        const received = new Promise((resolve) => {
+          pcB.ontrack = (e) => resolve({ track: e.track, stream: e.streams[0] || new MediaStream([e.track]) });
+        });
+        const slot = { id, pcB, closed: false, lastBytes: 0, silent: false, ssrc: ssrcOf(sdp) };
+        try {
+          await pcB.setRemoteDescription({ type: "offer", sdp });
+          await pcB.setLocalDescription(await pcB.createAnswer());
+          await gathered(pcB);
+          await call("answer", { id, sdp: pcB.localDescription.sdp });
+          const got = await Promise.race([received, sleep(10000).then(() => null)]);
+          if (!got) throw new Error("the sender page's peer connection produced no remote track");
+          return Object.assign(slot, got);
+        } catch (e) {
+          this.closeSlot(slot);
+          throw e;
+        }
+      },
+      closeSlot(slot) {
+        slot.closed = true;
+        slot.pcB.close();
+        call("close", { id: slot.id }, { reply: false });
+      },
+      async setSlotSilent(slot, silent) {
+        if (slot.silent === silent || slot.closed) return;
+        slot.silent = silent;
+        await call("silent", { id: slot.id, silent });
+      },
+      connect(p, slot) { call("connect", { id: p._remoteSource, slot: slot.id }, { reply: false }); },
+      disconnect(p, slot) {
+        if (p._remoteSource) call("disconnect", { id: p._remoteSource, slot: slot.id }, { reply: false });
+      },
+    };
+  }
+  const ssrcOf = (sdp) => { const m = /a=ssrc:(\d+)/.exec(sdp); return m ? +m[1] : 0; };
+  /** Wait until ICE gathering is complete: the description then carries every (loopback) candidate. */
+  async function gathered(pc) {
+    if (pc.iceGatheringState === "complete") return;
+    await Promise.race([
+      new Promise((resolve) => pc.addEventListener("icegatheringstatechange", () => {
+        if (pc.iceGatheringState === "complete") resolve();
+      })),
+      sleep(5000),
+    ]);
+  }
+  const media = opts.remoteSenders ? remoteMedia() : localMedia();
+
+  function ensureSource(p) {
+    if (!p._sourceReady) p._sourceReady = media.makeSource(p);
+    return p._sourceReady;
+  }
+  function stopSource(p) {
+    media.stopSource(p);
+    p._sourceReady = null;
+  }
+
+  /** A sender slot (pcA ==> pcB); the track received on pcB is the remote one. */
   async function createSlot() {
-    const dest = ctx().createMediaStreamDestination();
-    const pcA = new RTCPeerConnection({ iceServers: [] });
-    const pcB = new RTCPeerConnection({ iceServers: [] });
-    pcA.onicecandidate = (e) => { if (e.candidate) pcB.addIceCandidate(e.candidate).catch(() => {}); };
-    pcB.onicecandidate = (e) => { if (e.candidate) pcA.addIceCandidate(e.candidate).catch(() => {}); };
-    const received = new Promise((resolve) => {
-      pcB.ontrack = (e) => resolve({ track: e.track, stream: e.streams[0] || new MediaStream([e.track]) });
-    });
-    pcA.addTrack(dest.stream.getAudioTracks()[0], dest.stream);
-    const offer = await pcA.createOffer();
-    await pcA.setLocalDescription(offer);
-    await pcB.setRemoteDescription(offer);
-    const answer = await pcB.createAnswer();
-    await pcB.setLocalDescription(answer);
-    await pcA.setRemoteDescription(answer);
-    const got = await Promise.race([received, sleep(10000).then(() => null)]);
-    if (!got) throw new Error("in-page peer connection produced no remote track");
-    const ssrcMatch = /a=ssrc:(\d+)/.exec(offer.sdp);
-    const ssrc = ssrcMatch ? +ssrcMatch[1] : 0;
-    const slot = { dest, pcA, pcB, track: got.track, stream: got.stream, ssrc, lastBytes: 0, silent: false };
+    const slot = await media.createSlot();
     setTimeout(() => {
-      const ice = pcB.iceConnectionState;
-      if (!["connected", "completed", "closed"].includes(ice) && pcB.signalingState !== "closed") {
-        console.warn(`fake room: in-page ICE is ${ice}; is --allow-loopback-in-peer-connection set?`);
+      const ice = slot.pcB.iceConnectionState;
+      if (!["connected", "completed", "closed"].includes(ice) && slot.pcB.signalingState !== "closed") {
+        console.warn(`fake room: ICE is ${ice}; is --allow-loopback-in-peer-connection set?`);
       }
     }, 5000);
     return slot;
   }
-  function closeSlot(slot) {
-    slot.pcA.close(); slot.pcB.close();
-    slot.dest.stream.getTracks().forEach((t) => t.stop());
-  }
+  const closeSlot = (slot) => media.closeSlot(slot);
   /** Stop (silent) or resume the slot's RTP: the sender sends nothing while its track is null. */
-  async function setSlotSilent(slot, silent) {
-    if (slot.silent === silent || slot.pcA.signalingState === "closed") return;
-    slot.silent = silent;
-    await slot.pcA.getSenders()[0].replaceTrack(silent ? null : slot.dest.stream.getAudioTracks()[0]);
-  }
+  const setSlotSilent = (slot, silent) => media.setSlotSilent(slot, silent);
   function renderAudio(track) {
     if (!opts.audioElements) return;
     const el = document.createElement("audio");
@@ -521,8 +636,8 @@
   /** A new slot for p and its TRACK_ADDED (then the camera-off video track's); `early`: p is not yet live. */
   async function addTrack(p, { early = false } = {}) {
     const slot = await createSlot();
-    if (!isCurrent(p) || !p._gain || !st.joined || !(early || p._live)) { closeSlot(slot); return; } // gone
-    p._gain.connect(slot.dest);
+    if (!isCurrent(p) || !media.hasSource(p) || !st.joined || !(early || p._live)) { closeSlot(slot); return; } // gone
+    media.connect(p, slot);
     const track = new FakeRemoteTrack(p.getId(), slot, st.p2pActive);
     p._tracks.push(track);
     trackAdded(track);
@@ -549,7 +664,7 @@
     const from = track.getParticipantId() === null ? null : participants.get(track.getParticipantId());
     if (from) {
       trackRemoved(track);
-      try { if (from._gain) from._gain.disconnect(track._slot.dest); } catch (e) { /* not connected */ }
+      media.disconnect(from, track._slot);
       from._tracks = from._tracks.filter((t) => t !== track);
       if (!from._stale.includes(track)) from._stale.push(track);
     } else {
@@ -561,7 +676,7 @@
       await setSlotSilent(track._slot, true);
       return;
     }
-    to._gain.connect(track._slot.dest);
+    media.connect(to, track._slot);
     track._setOwner(to.getId());
     to._stale = to._stale.filter((t) => t !== track);
     to._tracks.push(track);
@@ -1128,6 +1243,7 @@
     };
     ws.onmessage = (m) => {
       const msg = JSON.parse(m.data);
+      if (msg.from_senders) { if (media.onReply) media.onReply(msg.from_senders); return; }
       commandChain = commandChain.then(() => runCommand(msg));
     };
     ws.onclose = () => console.warn("fake room: control socket closed");
