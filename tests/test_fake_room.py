@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from bot.demo.room import FakeJitsiRoom
+from bot.demo.senders import SENDER_MARKER
 from bot.meeting.browser import LAUNCH_ARGS
 from tests.conftest import TEST_BROWSER_ARGS
 
@@ -698,3 +700,60 @@ async def test_focus_restart_reloads_the_page(room: FakeJitsiRoom, page: Any) ->
         "conference.left", "conference.userJoined", "conference.joined"]
     assert log[2][1:] == ["conference.focusLeft"]
     assert "Reconnecting in 1 sec" in await page.evaluate("sessionStorage.getItem('__dialog')")
+
+
+# ---------------------------------------------------------------------------- remote senders
+
+
+def sender_processes() -> list[psutil.Process]:
+    """This process's sender browser (the root marked with SENDER_MARKER, its children) and its driver."""
+    procs: list[psutil.Process] = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if SENDER_MARKER in p.cmdline():
+                procs += [p, *p.children(recursive=True)]
+                parent = p.parent()
+                if parent is not None and parent.pid != psutil.Process().pid:
+                    procs.append(parent)
+        except psutil.Error:
+            continue
+    return procs
+
+
+async def test_remote_senders_audio_ssrc_rewriting_and_cleanup(page: Any) -> None:
+    """Remote senders: audio from another browser, slots move between owners, the browser goes on close."""
+    # A page asking for remote senders from a room that has none: a clear error, not a hang.
+    async with FakeJitsiRoom(connect_timeout=0.5) as plain:
+        await page.goto(plain.url().replace("?", "?remote_senders=1&", 1) + SKIP_PREJOIN)
+        await plain.wait_event("bot_joined")
+        with pytest.raises(RuntimeError, match="no sender page connected"):
+            await plain.add_participant("x", "X", tone_hz=440)
+
+    async with FakeJitsiRoom(remote_senders=True) as room:
+        senders = sender_processes()
+        assert senders, "no sender browser process found"
+        assert "remote_senders=1" in room.url()
+        await page.goto(room.url() + SKIP_PREJOIN)
+        await room.wait_event("bot_joined")
+        await room.add_participant("a", "A", tone_hz=300)
+        await room.add_participant("b", "B", tone_hz=500)
+        await room.add_participant("c", "C", tone_hz=700, audio=False)
+        # The bot's page holds only the receiving side; the 300 Hz tone comes from the sender browser.
+        assert await page.evaluate("(() => { const s = window.__tracks[0]._slot; return [!!s.pcB, 'pcA' in s,"
+                                   " 'dest' in s]; })()") == [True, False, False]
+        measured = await page.evaluate(MEASURE.replace("window.__tracks.length - 1", "0"), 700)
+        assert measured["peak"] > 0.01 and abs(measured["hz"] - 300) < 30, measured
+
+        assert await room.forward_loudest(["a", "c"]) == [("b", "c")]
+        log = await audio_log(page)
+        assert [(e[0], e[1]["owner"]) for e in log[-2:]] == [("conference.trackRemoved", "b"),
+                                                             ("conference.trackAdded", "c")]
+        measured = await page.evaluate(MEASURE, 700)
+        assert abs(measured["hz"] - 700) < 30, measured  # the slot now carries C, not B
+        await room.silence_slot("c")
+        assert not await packets_flowing(page, "c")
+        await room.silence_slot("c", silent=False)
+        assert await packets_flowing(page, "c")
+    _, alive = psutil.wait_procs(senders, timeout=10)
+    assert alive == [], alive
+    assert sender_processes() == []
