@@ -48,10 +48,13 @@ class FakeJitsiRoom:
     """Serves a fake Jitsi Meet page on 127.0.0.1:<ephemeral> and drives it over a control WebSocket.
 
     Use as ``async with FakeJitsiRoom() as room:``; open ``room.url(...)`` in a browser, then call the
-    command methods. ``remote_senders=True`` also launches the sender browser (headless; Chromium as
-    ``BrowserSettings`` resolves it unless ``sender_executable`` is given) and closes it on exit; its pages'
-    participants are then heard over a real cross-process WebRTC connection. Commands sent while no page is connected wait up to ``connect_timeout`` seconds for
+    command methods. Commands sent while no page is connected wait up to ``connect_timeout`` seconds for
     one (then ``TimeoutError``); errors raised in the page come back as ``RuntimeError``.
+
+    ``remote_senders=True`` also launches the sender browser (headless; the Chromium ``BrowserSettings``
+    resolves unless ``sender_executable`` is given), which produces the participants' audio, and closes it
+    on exit; ``url()`` then tells the page to use it. A page that asks for remote senders from a room without
+    a sender page gets a clear error after ``connect_timeout`` seconds.
 
     The room keeps a roster of the participants added through it: a page that connects later (for example
     after ``reload_page()``) is given the same participants (each in the room it was last in, with the audio
