@@ -55,7 +55,7 @@ class SenderBrowser:
 
     async def start(self) -> None:
         """Launch the browser and open the sender page (it connects to the room's ``/senders`` socket)."""
-        executable = self._executable or BrowserSettings().resolved_executable()
+        executable = self._executable or BrowserSettings.model_validate({}).resolved_executable()
         self._pw = await async_playwright().start()
         try:
             launch: dict[str, Any] = {"headless": True, "args": [*LAUNCH_ARGS, *SENDER_ARGS]}
