@@ -18,9 +18,10 @@ from aiohttp import WSMsgType, web
 from playwright.async_api import async_playwright
 
 from bot.demo.room import FakeJitsiRoom
+from bot.demo.senders import SENDER_MARKER
 from bot.meeting.browser import LAUNCH_ARGS
 
-GROUPS = ("chromium", "python", "driver")
+GROUPS = ("chromium", "python", "driver", "senders")
 BUFFER = 4096
 
 # Hooks the same library event as the bot (APP.conference._room 'conference.trackAdded'). Each message is
@@ -81,8 +82,25 @@ SEED_JS = r"""
 """
 
 
+def sender_pids(me: psutil.Process, procs: list[psutil.Process]) -> set[int]:
+    """The fake room's sender browsers among ``procs`` (``me``'s descendants): every process of their trees
+    (the root has SENDER_MARKER on its command line) and the Playwright driver that launched each."""
+    pids: set[int] = set()
+    for p in procs:
+        try:
+            if SENDER_MARKER not in p.cmdline():
+                continue
+            pids |= {p.pid, *(c.pid for c in p.children(recursive=True))}
+            if (parent := p.parent()) is not None and parent.pid != me.pid:
+                pids.add(parent.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
 class Sampler:
-    """CPU seconds and peak RSS (MB) of Chromium's process tree, this process and Playwright's driver."""
+    """CPU seconds and peak RSS (MB) of Chromium's process tree, this process and Playwright's driver;
+    the fake room's sender browser (its Chromium and driver) on its own as "senders"."""
 
     def __init__(self) -> None:
         self.me = psutil.Process()
@@ -91,9 +109,11 @@ class Sampler:
         self.peak = dict.fromkeys(GROUPS, 0.0)
         self.count, self.started, self.ended = 0, 0.0, 0.0
 
-    def _group(self, p: psutil.Process) -> str | None:
+    def _group(self, p: psutil.Process, senders: set[int]) -> str | None:
         if p.pid == self.me.pid:
             return "python"
+        if p.pid in senders:
+            return "senders"
         name, cmd = p.name(), " ".join(p.cmdline())
         if name.startswith("node") or "run-driver" in cmd:
             return "driver"
@@ -101,10 +121,12 @@ class Sampler:
 
     def sample(self) -> None:
         sums = dict.fromkeys(GROUPS, 0.0)
-        for p in [self.me, *self.me.children(recursive=True)]:
+        procs = [self.me, *self.me.children(recursive=True)]
+        senders = sender_pids(self.me, procs)
+        for p in procs:
             try:
                 with p.oneshot():
-                    if (group := self._group(p)) is None:
+                    if (group := self._group(p, senders)) is None:
                         continue
                     t, rss = p.cpu_times(), p.memory_info().rss / 2**20
             except (psutil.NoSuchProcess, psutil.AccessDenied):
