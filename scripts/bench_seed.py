@@ -17,6 +17,7 @@ import psutil
 from aiohttp import WSMsgType, web
 from playwright.async_api import async_playwright
 
+from bot.config import DEBIAN_CHROMIUMS
 from bot.demo.room import FakeJitsiRoom
 from bot.demo.senders import SENDER_MARKER
 from bot.meeting.browser import LAUNCH_ARGS
@@ -80,6 +81,16 @@ SEED_JS = r"""
   }, 200);
 })();
 """
+
+
+def other_chromium(bot: Path | None) -> Path | None:
+    """A Debian Chromium binary other than the bot's, for the fake room's sender browser, or None (the same one).
+
+    Two browsers of one binary share its pages, and PSS splits them between the two: the bot's figure would
+    be lower than on its own. Another binary shares only the common libraries.
+    """
+    others = [c for c in DEBIAN_CHROMIUMS if c.exists() and (bot is None or c.resolve() != bot.resolve())]
+    return others[0] if others else None
 
 
 def sender_pids(me: psutil.Process, procs: list[psutil.Process]) -> set[int]:
