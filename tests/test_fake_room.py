@@ -754,6 +754,12 @@ async def test_remote_senders_audio_ssrc_rewriting_and_cleanup(page: Any) -> Non
         assert not await packets_flowing(page, "c")
         await room.silence_slot("c", silent=False)
         assert await packets_flowing(page, "c")
+        # A reloaded page starts over: the sender page drops the old page's sources and slots.
+        await room.reload_page()
+        await room.wait_event("bot_joined")
+        await wait_log(page, "conference.trackAdded", 4)  # a and c: audio, video
+        assert room.sender_browser is not None
+        assert await room.sender_browser.page.evaluate("window.__senders()") == {"sources": 3, "slots": 2}
     _, alive = psutil.wait_procs(senders, timeout=10)
     assert alive == [], alive
     assert sender_processes() == []

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Browser, Page, Playwright, async_playwright
 
 from bot.config import BrowserSettings
 from bot.meeting.browser import LAUNCH_ARGS
@@ -40,6 +40,7 @@ class SenderBrowser:
         self._executable = executable
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
+        self._page: Page | None = None
 
     async def __aenter__(self) -> SenderBrowser:
         await self.start()
@@ -62,7 +63,7 @@ class SenderBrowser:
             if executable is not None:
                 launch["executable_path"] = str(executable)
             self._browser = await self._pw.chromium.launch(**launch)
-            page = await self._browser.new_page()
+            self._page = page = await self._browser.new_page()
             page.on("pageerror", lambda exc: log.warning("fake room senders: page error: %s", exc))
             page.on("console", _log_console)
             await page.goto(self._url, wait_until="load")
@@ -70,9 +71,16 @@ class SenderBrowser:
             await self.aclose()
             raise
 
+    @property
+    def page(self) -> Page:
+        """The sender page (``window.__senders()``: how many sources and slots it holds)."""
+        if self._page is None:
+            raise RuntimeError("SenderBrowser is not started")
+        return self._page
+
     async def aclose(self) -> None:
         """Close the browser and stop the driver (safe to call twice)."""
-        browser, self._browser = self._browser, None
+        browser, self._browser, self._page = self._browser, None, None
         pw, self._pw = self._pw, None
         try:
             if browser is not None:

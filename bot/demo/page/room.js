@@ -510,6 +510,7 @@
     let nextId = 1;
     let nextSource = 1;
     let nextSlot = 1;
+    const page = randomId(); // ids unique across reloads: the sender page never mixes two pages' objects
     /** Send an operation; `reply`: wait for its answer (an error becomes an exception). */
     function call(op, args, { reply = true } = {}) {
       const msg = { op, args };
@@ -532,7 +533,7 @@
       },
       async makeSource(p) {
         await ready;
-        const id = `${p.getId()}#${nextSource++}`;
+        const id = `${page}:${p.getId()}#${nextSource++}`;
         p._remoteSource = id;
         const spec = { tone_hz: p._spec.tone_hz, wav: p._spec.wav, loop: p._spec.loop, gain: p._spec.gain };
         await call("source", { id, spec });
@@ -546,7 +547,7 @@
       hasSource: (p) => !!p._hasRemoteSource,
       async createSlot() {
         await ready;
-        const id = nextSlot++;
+        const id = `${page}:${nextSlot++}`;
         const { sdp } = await call("slot", { id });
         const pcB = new RTCPeerConnection({ iceServers: [] });
         const received = new Promise((resolve) => {

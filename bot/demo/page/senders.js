@@ -124,6 +124,7 @@
     close({ id }) { closeSlot(id); },
   };
 
+  window.__senders = () => ({ sources: sources.size, slots: slots.size }); // for tests
   let chain = Promise.resolve();
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/senders`);
   async function run(msg) {
