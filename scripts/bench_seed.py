@@ -23,6 +23,7 @@ from bot.demo.senders import SENDER_MARKER
 from bot.meeting.browser import LAUNCH_ARGS
 
 GROUPS = ("chromium", "python", "driver", "senders")
+MEMORY = ("rss", "pss")  # PSS shares pages between processes out; RSS counts them in each
 BUFFER = 4096
 
 # Hooks the same library event as the bot (APP.conference._room 'conference.trackAdded'). Each message is
@@ -110,14 +111,15 @@ def sender_pids(me: psutil.Process, procs: list[psutil.Process]) -> set[int]:
 
 
 class Sampler:
-    """CPU seconds and peak RSS (MB) of Chromium's process tree, this process and Playwright's driver;
-    the fake room's sender browser (its Chromium and driver) on its own as "senders"."""
+    """CPU seconds and peak memory (RSS and PSS, MB) of Chromium's process tree, this process and Playwright's
+    driver, and their sum ("total": the bot); the fake room's sender browser (its Chromium and driver) on its own
+    as "senders", outside the total."""
 
     def __init__(self) -> None:
         self.me = psutil.Process()
         self.first: dict[int, float] = {}
         self.last: dict[int, tuple[str, float]] = {}
-        self.peak = dict.fromkeys(GROUPS, 0.0)
+        self.peak = {g: dict.fromkeys(MEMORY, 0.0) for g in (*GROUPS, "total")}
         self.count, self.started, self.ended = 0, 0.0, 0.0
 
     def _group(self, p: psutil.Process, senders: set[int]) -> str | None:
@@ -131,7 +133,7 @@ class Sampler:
         return "chromium" if "chromium" in f"{name} {cmd}" else None
 
     def sample(self) -> None:
-        sums = dict.fromkeys(GROUPS, 0.0)
+        sums = {g: dict.fromkeys(MEMORY, 0.0) for g in (*GROUPS, "total")}
         procs = [self.me, *self.me.children(recursive=True)]
         senders = sender_pids(self.me, procs)
         for p in procs:
@@ -139,14 +141,24 @@ class Sampler:
                 with p.oneshot():
                     if (group := self._group(p, senders)) is None:
                         continue
-                    t, rss = p.cpu_times(), p.memory_info().rss / 2**20
+                    t = p.cpu_times()
+                    try:
+                        mem: Any = p.memory_full_info()
+                    except psutil.AccessDenied:
+                        mem = p.memory_info()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             self.first.setdefault(p.pid, t.user + t.system if self.count == 0 else 0.0)
             self.last[p.pid] = (group, t.user + t.system)
-            sums[group] += rss
+            for key in MEMORY:
+                mb = getattr(mem, key, 0) / 2**20
+                sums[group][key] += mb
+                if group != "senders":
+                    sums["total"][key] += mb
         now = time.monotonic()
-        self.peak = {g: max(self.peak[g], sums[g]) for g in GROUPS}
+        for g, values in sums.items():
+            for key in MEMORY:
+                self.peak[g][key] = max(self.peak[g][key], values[key])
         self.started = self.started if self.count else now
         self.ended, self.count = now, self.count + 1
 
@@ -158,12 +170,16 @@ class Sampler:
             await asyncio.to_thread(self.sample)
 
     def result(self) -> dict[str, dict[str, float]]:
-        cpu = dict.fromkeys(GROUPS, 0.0)
+        """Per group: vCPU and CPU seconds per minute since the first sample, peak RSS and PSS (MB)."""
+        cpu = dict.fromkeys((*GROUPS, "total"), 0.0)
         for pid, (group, seconds) in self.last.items():
             cpu[group] += seconds - self.first[pid]
-        minutes = max(self.ended - self.started, 1e-9) / 60
-        return {g: {"cpu_s_per_min": round(cpu[g] / minutes, 2), "peak_rss_mb": round(self.peak[g], 1)}
-                for g in GROUPS}
+            if group != "senders":
+                cpu["total"] += seconds - self.first[pid]
+        wall = max(self.ended - self.started, 1e-9)
+        return {g: {"vcpu": round(cpu[g] / wall, 3), "cpu_s_per_min": round(cpu[g] / wall * 60, 2),
+                    **{f"peak_{k}_mb": round(self.peak[g][k], 1) for k in MEMORY}}
+                for g in (*GROUPS, "total")}
 
 
 def machine() -> dict[str, Any]:
