@@ -102,7 +102,14 @@ const WORKER = `
       send(out.buffer);
       if (forward) ctl.enqueue(frame);
     }});
-    readable.pipeThrough(tap).pipeTo(writable).catch(() => {});
+    // The pipe ends when another transform replaces this one (e.g. lib-jitsi-meet's E2EE): tell the sink.
+    const ended = () => {
+      const m = new Uint8Array(8);
+      m[0] = 3;
+      new DataView(m.buffer).setUint16(2, idx, true);
+      send(m.buffer);
+    };
+    readable.pipeThrough(tap).pipeTo(writable).then(ended, ended);
   }
   self.onrtctransform = (e) => {
     const o = e.transformer.options;
@@ -186,6 +193,32 @@ window.answer = async (offers, mode, api, forward) => {
     answers.push(pc.localDescription.sdp);
   }
   return answers;
+};
+// E2EE probe: a stand-in for lib-jitsi-meet's E2EEContext.handleReceiver, which assigns its own
+// RTCRtpScriptTransform (a pass-through here that counts frames) to every receiver after ours.
+window.takeOver = () => {
+  const src = `let n = 0;
+    onrtctransform = (e) => { const t = e.transformer;
+      t.readable.pipeThrough(new TransformStream({ transform(f, c) { n++; c.enqueue(f); } })).pipeTo(t.writable); };
+    onmessage = () => postMessage(n);`;
+  window.other = new Worker(blobUrl(src));
+  let n = 0;
+  for (const pc of pcs) for (const r of pc.getReceivers()) { r.transform = new RTCRtpScriptTransform(other, {}); n++; }
+  return n;
+};
+window.otherFrames = () => new Promise((ok) => {
+  other.onmessage = (e) => ok(e.data);
+  other.onerror = (e) => ok("worker error: " + e.message);
+  other.postMessage(0);
+  setTimeout(() => ok("no answer"), 2000);
+});
+// What a second taker of the legacy streams (or of a transform on a legacy receiver) gets.
+window.secondTaker = () => {
+  const r = pcs[0].getReceivers()[0], out = {};
+  try { r.createEncodedStreams(); out.createEncodedStreams = "ok"; } catch (e) { out.createEncodedStreams = String(e); }
+  try { r.transform = new RTCRtpScriptTransform(new Worker(blobUrl("")), {}); out.transform = "ok"; }
+  catch (e) { out.transform = String(e); }
+  return out;
 };
 // Per receiver: RTP packets received and samples NetEq decoded (does Chromium decode what nothing renders?).
 window.inbound = async () => {
