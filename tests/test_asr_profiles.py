@@ -26,7 +26,7 @@ def _choice(**asr: object) -> AsrChoice:
 def test_profiles_map_to_concrete_settings() -> None:
     assert load_settings().asr.profile == models.DEFAULT_PROFILE
     fast, accurate = _choice(profile="fast"), _choice(profile="accurate")
-    assert (fast.model, fast.beam_size, fast.cpu_threads, fast.profile) == ("tiny.en", 1, 2, "fast")
+    assert (fast.model, fast.beam_size, fast.cpu_threads, fast.profile) == ("tiny.en", 5, 2, "fast")
     assert (accurate.model, accurate.beam_size, accurate.cpu_threads) == ("base", 5, 2)
 
 
@@ -39,7 +39,7 @@ def test_explicit_settings_override_the_profile() -> None:
 @pytest.mark.parametrize("language", ["de", "auto"])
 def test_fast_profile_is_multilingual_when_the_language_is_not_english(language: str) -> None:
     c = _choice(profile="fast", language=language)
-    assert (c.model, c.beam_size) == ("base", 1)  # German words for German speech, still the fast beam
+    assert (c.model, c.beam_size, c.profile) == ("base", 5, "fast")  # German words for German speech
     assert _choice(profile="fast", model="tiny.en", language="de").model == "tiny.en"  # asked for: kept (warned)
 
 

@@ -215,7 +215,7 @@ class Profile:
 # Measured on the harder test meeting and 4 simultaneous speakers (scripts/bench-asr --profile): see README.
 PROFILES: dict[str, Profile] = {
     "accurate": Profile(model="base", beam_size=5, cpu_threads=2),
-    "fast": Profile(model="tiny.en", beam_size=1, cpu_threads=2),
+    "fast": Profile(model="tiny.en", beam_size=5, cpu_threads=2),
 }
 DEFAULT_PROFILE = "accurate"
 MULTILINGUAL_FALLBACK = "base"  # the fast profile's model when the language is not English
@@ -240,8 +240,8 @@ class AsrChoice:
         """The profile's settings, each overridden by an explicit value (None: the profile's).
 
         An English-only profile model (tiny.en) with a language other than English, or detected per
-        participant, becomes the multilingual ``base``: a user who configured German wants German words, and
-        the fast profile's beam and threads still apply. An explicitly configured model is never replaced.
+        participant, becomes the multilingual ``base``: a user who configured German wants German words (the
+        profile's beam and threads still apply). An explicitly configured model is never replaced.
 
         Raises:
             ValueError: an unknown profile.
