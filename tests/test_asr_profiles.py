@@ -98,3 +98,13 @@ def test_fast_profile_decodes_speech_offline(packaged_tiny: Path, tmp_path: Path
     assert "budget" in said and "tomorrow" in said, said
     assert [w.text.lower().strip("?.,") for w in decoded.words][-2:] == ["tomorrow", "morning"]
     assert all(0 <= w.start_s <= w.end_s <= len(audio) / 16000 + 0.1 for w in decoded.words)
+
+
+async def test_the_bot_loads_what_the_profile_says() -> None:
+    from bot.backends import create_backend
+
+    backend = create_backend(load_settings(overrides={"asr": {"profile": "fast", "cpu_threads": 1}}))
+    try:
+        assert backend._choice == _choice(profile="fast", cpu_threads=1)  # type: ignore[attr-defined]
+    finally:
+        await backend.aclose()
