@@ -137,7 +137,7 @@ class AsrSettings(_Section):
         "auto", description="auto: faster-whisper if a model can be had, else pocketsphinx (far less accurate)."
     )
     profile: Literal["fast", "accurate"] = Field(
-        "accurate", description="fast: Whisper tiny.en, beam 5 (multilingual base when the language is not "
+        "fast", description="fast: Whisper tiny.en, beam 5 (multilingual base when the language is not "
         "English); accurate: Whisper base, beam 5. model, beam_size and cpu_threads, when set, override it.")
     model: str | None = Field(
         None, description="Whisper model folder (CTranslate2 format) or name, e.g. base, tiny.en, small; "

@@ -212,14 +212,14 @@ class Profile:
     cpu_threads: int
 
 
-# scripts/bench-asr --profile …: on the harder test meeting (replay) base beam 5 has WER 0.133, tiny.en beam 5
-# 0.142, tiny.en beam 1 0.173, base beam 1 0.177; with 4 speakers at once tiny.en beam 5 took 0.3-0.4x the
-# decode time of base beam 5 (busy 2-vCPU machine: absolute figures in README, measured quiet).
+# Measured (README, Footprint): on the harder test meeting (replay) base beam 5 has WER 0.133, tiny.en beam 5
+# 0.142, tiny.en beam 1 0.173, base beam 1 0.177. With 4 speakers at once on 2 vCPU, base beam 5 cannot keep up
+# (decoder busy 108% of the time, RTF 0.31, finals 14 s late at p95); tiny.en beam 5: RTF 0.21, p95 2.7 s.
 PROFILES: dict[str, Profile] = {
     "accurate": Profile(model="base", beam_size=5, cpu_threads=2),
     "fast": Profile(model="tiny.en", beam_size=5, cpu_threads=2),
 }
-DEFAULT_PROFILE = "accurate"
+DEFAULT_PROFILE = "fast"  # within 0.01 WER of accurate, a third less decoder time
 MULTILINGUAL_FALLBACK = "base"  # the fast profile's model when the language is not English
 
 
