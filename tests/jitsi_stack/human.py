@@ -12,12 +12,14 @@ unmutes, so the speech starts when the test says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 JOINED = "() => !!(window.APP && APP.conference && APP.conference._room && APP.conference._room.isJoined())"
 PREJOIN_BUTTON = '[data-testid="prejoin.joinMeeting"]'
@@ -94,7 +96,9 @@ class Human:
             while not await self.page.evaluate(JOINED):
                 button = self.page.locator(PREJOIN_BUTTON)
                 if await button.count() and await button.first.is_visible():
-                    await button.first.click(timeout=2000)
+                    # Disabled while the prejoin screen sets up, or re-rendered mid-click: try again.
+                    with contextlib.suppress(PlaywrightTimeoutError):
+                        await button.first.click(timeout=2000)
                 await asyncio.sleep(0.3)
 
     async def eval(self, script: str, arg: Any = None) -> Any:
