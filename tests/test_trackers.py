@@ -228,7 +228,9 @@ def test_replay_from_the_command_line_reports_trackers(tmp_path, tmp_path_factor
     paths, spans = render(meeting, tmp_path / "wav")
     cache = Path(os.environ.get("BOT_ASR__CACHE_DIR", tmp_path_factory.getbasetemp() / "asr-cache"))
     config = tmp_path / "c.toml"
-    config.write_text(f'[asr]\ncache_dir = "{cache}"\nallow_download = false\n\n[trackers]\n'
+    # The exact mentions below are what Whisper base hears: pinned to the accurate profile (the fast default's
+    # tiny.en, decoding this replay's packed utterances, missed "Google Meet" once).
+    config.write_text(f'[asr]\nprofile = "accurate"\ncache_dir = "{cache}"\nallow_download = false\n\n[trackers]\n'
                       'pricing = ["price", "discount", "cost"]\ncompetitors = ["Zoom", "Google Meet"]\n'
                       'legal = ["contract"]\nhiring = ["recruiting"]\n')
     out = tmp_path / "out"
