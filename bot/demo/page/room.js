@@ -421,50 +421,16 @@
   // way a slot is {track, stream, ssrc, pcB, lastBytes, silent} plus what its implementation needs.
   /** Today's in-page media: a MediaStreamAudioDestinationNode -> pcA ==> pcB per slot. */
   function localMedia() {
-    let audioCtx = null;
-    const wavCache = new Map();
-    function ctx() {
-      if (!audioCtx) audioCtx = new NativeAudioContext();
-      if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {});
-      return audioCtx;
-    }
-    async function loadWav(name) {
-      if (!wavCache.has(name)) {
-        wavCache.set(name, (async () => {
-          const resp = await fetch(`/media/${encodeURIComponent(name)}`);
-          if (!resp.ok) throw new Error(`GET /media/${name}: HTTP ${resp.status}`);
-          return ctx().decodeAudioData(await resp.arrayBuffer());
-        })());
-      }
-      return wavCache.get(name);
-    }
+    // NativeAudioContext: the stall_audio seam only reaches contexts other scripts (the bot's) create.
+    const audio = window.FakeRoomSources(() => new NativeAudioContext());
+    const ctx = audio.ctx;
     return {
       async makeSource(p) {
-        const c = ctx();
-        const gain = c.createGain();
-        gain.gain.value = p._spec.gain ?? 0.3;
-        let src = null;
-        if (p._spec.wav) {
-          src = c.createBufferSource();
-          src.buffer = await loadWav(p._spec.wav);
-          src.loop = p._spec.loop !== false; // not looping: plays once, then the slot carries silence
-        } else if (p._spec.tone_hz) {
-          src = c.createOscillator();
-          src.frequency.value = p._spec.tone_hz;
-        }
-        if (src) { src.connect(gain); src.start(); }
-        // A silent but always-running input keeps frames (and RTP packets) flowing after a WAV ends.
-        const carrier = c.createConstantSource();
-        carrier.offset.value = 0;
-        carrier.connect(gain);
-        carrier.start();
-        p._source = src; p._carrier = carrier; p._gain = gain;
+        const s = await audio.make(p._spec);
+        p._source = s.src; p._carrier = s.carrier; p._gain = s.gain;
       },
       stopSource(p) {
-        for (const node of [p._source, p._carrier]) {
-          try { if (node) node.stop(); } catch (e) { /* already stopped */ }
-        }
-        if (p._gain) p._gain.disconnect();
+        audio.stop({ src: p._source, carrier: p._carrier, gain: p._gain });
         p._source = null; p._carrier = null; p._gain = null;
       },
       hasSource: (p) => !!p._gain,

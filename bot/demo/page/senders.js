@@ -9,26 +9,11 @@
   "use strict";
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  let audioCtx = null;
-  const wavCache = new Map();
+  const audio = window.FakeRoomSources(() => new AudioContext());
+  const ctx = audio.ctx;
   const sources = new Map(); // source id -> {src, carrier, gain}
   const slots = new Map(); // slot id -> {dest, pcA, silent}
 
-  function ctx() {
-    if (!audioCtx) audioCtx = new AudioContext();
-    if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {});
-    return audioCtx;
-  }
-  function loadWav(name) {
-    if (!wavCache.has(name)) {
-      wavCache.set(name, (async () => {
-        const resp = await fetch(`/media/${encodeURIComponent(name)}`);
-        if (!resp.ok) throw new Error(`GET /media/${name}: HTTP ${resp.status}`);
-        return ctx().decodeAudioData(await resp.arrayBuffer());
-      })());
-    }
-    return wavCache.get(name);
-  }
   /** Wait until ICE gathering is complete: the description then carries every (loopback) candidate. */
   async function gathered(pc) {
     if (pc.iceGatheringState === "complete") return;
@@ -47,10 +32,7 @@
   function stopSource(id) {
     const s = sources.get(id);
     if (!s) return;
-    for (const node of [s.src, s.carrier]) {
-      try { if (node) node.stop(); } catch (e) { /* already stopped */ }
-    }
-    s.gain.disconnect();
+    audio.stop(s);
     sources.delete(id);
   }
   function closeSlot(id) {
@@ -69,26 +51,9 @@
       for (const id of [...sources.keys()]) stopSource(id);
     },
     async source({ id, spec }) {
-      const c = ctx();
-      const gain = c.createGain();
-      gain.gain.value = spec.gain ?? 0.3;
-      let src = null;
-      if (spec.wav) {
-        src = c.createBufferSource();
-        src.buffer = await loadWav(spec.wav);
-        src.loop = spec.loop !== false; // not looping: plays once, then the slot carries silence
-      } else if (spec.tone_hz) {
-        src = c.createOscillator();
-        src.frequency.value = spec.tone_hz;
-      }
-      if (src) { src.connect(gain); src.start(); }
-      // A silent but always-running input keeps frames (and RTP packets) flowing after a WAV ends.
-      const carrier = c.createConstantSource();
-      carrier.offset.value = 0;
-      carrier.connect(gain);
-      carrier.start();
+      const source = await audio.make(spec);
       stopSource(id);
-      sources.set(id, { src, carrier, gain });
+      sources.set(id, source);
     },
     stop_source({ id }) { stopSource(id); },
     /** A new slot's sending half; returns its offer, with every candidate. */
