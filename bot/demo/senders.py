@@ -11,11 +11,12 @@ import logging
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, Page, Playwright, async_playwright
+from playwright.async_api import Page
 
 from bot.config import BrowserSettings
-from bot.meeting.browser import LAUNCH_ARGS
+from bot.meeting.browser import BrowserSession
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ SENDER_ARGS = ("--allow-loopback-in-peer-connection", "--disable-features=WebRtc
 
 
 class SenderBrowser:
-    """One Playwright driver and one headless Chromium showing the room's sender page; use ``async with``.
+    """One headless Chromium (the bot's own ``BrowserSession``) showing the room's sender page; use ``async with``.
 
     Args:
         url: the room's sender page (``FakeJitsiRoom.base_url + "/senders.html"``).
@@ -38,8 +39,7 @@ class SenderBrowser:
     def __init__(self, url: str, *, executable: Path | None = None) -> None:
         self._url = url
         self._executable = executable
-        self._pw: Playwright | None = None
-        self._browser: Browser | None = None
+        self._session: BrowserSession | None = None
         self._page: Page | None = None
 
     async def __aenter__(self) -> SenderBrowser:
@@ -56,14 +56,12 @@ class SenderBrowser:
 
     async def start(self) -> None:
         """Launch the browser and open the sender page (it connects to the room's ``/senders`` socket)."""
-        executable = self._executable or BrowserSettings.model_validate({}).resolved_executable()
-        self._pw = await async_playwright().start()
+        settings = BrowserSettings.model_validate(
+            {"executable_path": self._executable, "extra_args": list(SENDER_ARGS)})
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(self._url))
+        self._session = BrowserSession(settings, meeting_origin=origin, init_script="")
         try:
-            launch: dict[str, Any] = {"headless": True, "args": [*LAUNCH_ARGS, *SENDER_ARGS]}
-            if executable is not None:
-                launch["executable_path"] = str(executable)
-            self._browser = await self._pw.chromium.launch(**launch)
-            self._page = page = await self._browser.new_page()
+            self._page = page = await self._session.start()
             page.on("pageerror", lambda exc: log.warning("fake room senders: page error: %s", exc))
             page.on("console", _log_console)
             await page.goto(self._url, wait_until="load")
@@ -80,14 +78,9 @@ class SenderBrowser:
 
     async def aclose(self) -> None:
         """Close the browser and stop the driver (safe to call twice)."""
-        browser, self._browser, self._page = self._browser, None, None
-        pw, self._pw = self._pw, None
-        try:
-            if browser is not None:
-                await browser.close()
-        finally:
-            if pw is not None:
-                await pw.stop()
+        session, self._session, self._page = self._session, None, None
+        if session is not None:
+            await session.aclose()
 
 
 def _log_console(msg: Any) -> None:
