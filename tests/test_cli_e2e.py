@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -33,19 +35,45 @@ async def _start_bot(url: str, out: Path, **env_extra: str) -> asyncio.subproces
     }
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "join", url, "--out", str(out), "--name", "Notetaker",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
     )
 
 
+StartBot = Callable[..., Awaitable[asyncio.subprocess.Process]]
+
+
+@pytest.fixture
+async def start_bot() -> AsyncIterator[StartBot]:
+    """Starts ``jitsi-bot join`` processes; one still running when the test ends (it failed) is stopped as a
+    user would (SIGTERM, then SIGKILL after 30 s), with whatever it started, not left in the room."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start(url: str, out: Path, **env_extra: str) -> asyncio.subprocess.Process:
+        started.append(proc := await _start_bot(url, out, **env_extra))
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.communicate(), 30)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # its browser and driver, should the bot have died first
+
+
 async def test_join_records_each_participant_and_leaves_when_the_room_empties(
-    room: FakeJitsiRoom, media_dir: Path, tmp_path: Path
+    room: FakeJitsiRoom, media_dir: Path, tmp_path: Path, start_bot: StartBot
 ) -> None:
     for pid, (_, hz) in SPEAKERS.items():
         tone_wav(media_dir / f"{pid}.wav", hz, TONE_S)
     out = tmp_path / "meeting"
     # audio_elements=False: the page renders no <audio> of its own, so only the bot's muted element
     # makes Chromium deliver the samples to Web Audio.
-    bot = await _start_bot(room.url(audio_elements=False), out)
+    bot = await start_bot(room.url(audio_elements=False), out)
     await room.wait_event("bot_joined", timeout=30)
     await asyncio.gather(*(room.add_participant(pid, name, wav=f"{pid}.wav", loop=False)
                            for pid, (name, _) in SPEAKERS.items()))
@@ -94,9 +122,9 @@ async def test_join_records_each_participant_and_leaves_when_the_room_empties(
     assert "Alice" not in logs and "token=" not in logs  # no names or bridge secret in logs
 
 
-async def test_sigterm_mid_call_finalizes_valid_wavs(room: FakeJitsiRoom, tmp_path: Path) -> None:
+async def test_sigterm_mid_call_finalizes_valid_wavs(room: FakeJitsiRoom, tmp_path: Path, start_bot: StartBot) -> None:
     out = tmp_path / "meeting"
-    bot = await _start_bot(room.url(), out)
+    bot = await start_bot(room.url(), out)
     await room.wait_event("bot_joined", timeout=30)
     await room.add_participant("dan04", "Dan", tone_hz=440)
     await asyncio.sleep(3)
@@ -129,10 +157,10 @@ async def test_bad_url_and_bad_config_exit_2(tmp_path: Path) -> None:
 
 
 async def test_smtp_down_at_the_end_exits_4_and_keeps_the_email(
-    room: FakeJitsiRoom, tmp_path: Path, unused_tcp_port: int
+    room: FakeJitsiRoom, tmp_path: Path, unused_tcp_port: int, start_bot: StartBot
 ) -> None:
     out = tmp_path / "meeting"
-    bot = await _start_bot(room.url(), out, BOT_SMTP__HOST="127.0.0.1", BOT_SMTP__PORT=str(unused_tcp_port),
+    bot = await start_bot(room.url(), out, BOT_SMTP__HOST="127.0.0.1", BOT_SMTP__PORT=str(unused_tcp_port),
                            BOT_SMTP__SECURITY="none", BOT_EMAIL__TO='["team@example.org"]')
     await room.wait_event("bot_joined", timeout=30)
     await room.add_participant("ed05", "Ed", tone_hz=500)
