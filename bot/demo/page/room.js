@@ -550,16 +550,7 @@
     };
   }
   const ssrcOf = (sdp) => { const m = /a=ssrc:(\d+)/.exec(sdp); return m ? +m[1] : 0; };
-  /** Wait until ICE gathering is complete: the description then carries every (loopback) candidate. */
-  async function gathered(pc) {
-    if (pc.iceGatheringState === "complete") return;
-    await Promise.race([
-      new Promise((resolve) => pc.addEventListener("icegatheringstatechange", () => {
-        if (pc.iceGatheringState === "complete") resolve();
-      })),
-      sleep(5000),
-    ]);
-  }
+  const gathered = window.FakeRoomSources.gathered;
   const media = opts.remoteSenders ? remoteMedia() : localMedia();
 
   function ensureSource(p) {

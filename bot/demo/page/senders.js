@@ -8,22 +8,12 @@
 (function () {
   "use strict";
 
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const audio = window.FakeRoomSources(() => new AudioContext());
   const ctx = audio.ctx;
   const sources = new Map(); // source id -> {src, carrier, gain}
   const slots = new Map(); // slot id -> {dest, pcA, silent}
 
-  /** Wait until ICE gathering is complete: the description then carries every (loopback) candidate. */
-  async function gathered(pc) {
-    if (pc.iceGatheringState === "complete") return;
-    await Promise.race([
-      new Promise((resolve) => pc.addEventListener("icegatheringstatechange", () => {
-        if (pc.iceGatheringState === "complete") resolve();
-      })),
-      sleep(5000),
-    ]);
-  }
+  const gathered = window.FakeRoomSources.gathered;
   const needSlot = (id) => {
     const slot = slots.get(id);
     if (!slot) throw new Error(`unknown slot ${id}`);

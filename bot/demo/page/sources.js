@@ -3,6 +3,7 @@
  * the bot's own page) and the sender page (remote senders). `FakeRoomSources(newContext)` returns
  * {ctx, make, stop}: `make(spec)` builds a source ({src, carrier, gain}) from a participant spec (a tone or a
  * WAV from /media/, a gain), `stop(source)` ends it, `ctx()` is the one AudioContext (made by `newContext`).
+ * `FakeRoomSources.gathered(pc)`: both ends of a remote slot wait for complete ICE gathering with it.
  */
 window.FakeRoomSources = function (newContext) {
   "use strict";
@@ -52,4 +53,17 @@ window.FakeRoomSources = function (newContext) {
     if (source.gain) source.gain.disconnect();
   }
   return { ctx, make, stop };
+};
+
+/** Wait until ICE gathering is complete: the description then carries every (loopback) candidate. */
+window.FakeRoomSources.gathered = async function (pc) {
+  "use strict";
+
+  if (pc.iceGatheringState === "complete") return;
+  await Promise.race([
+    new Promise((resolve) => pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    })),
+    new Promise((resolve) => setTimeout(resolve, 5000)),
+  ]);
 };
