@@ -79,7 +79,9 @@ async def test_join_records_each_participant_and_leaves_when_the_room_empties(
                            for pid, (name, _) in SPEAKERS.items()))
     files_ = BotFiles(out)
     # What jitsi-bot serve reads: the bot's own status, live (a hang guard, not a speed limit)
-    await until(lambda: (files_.status() or {}).get("participants") == 3, timeout=TONE_S)
+    # Both at once: the roster can count the speakers before the session has written in_call (a busy machine).
+    await until(lambda: ((st := files_.status() or {}).get("participants"), st.get("state")) == (3, "in_call"),
+                timeout=TONE_S)
     live = files_.status()
     assert live is not None and live["state"] == "in_call" and live["pid"] == bot.pid
     assert live["exit_code"] is None and live["end_reason"] is None
